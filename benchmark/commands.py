@@ -1,0 +1,141 @@
+"""What each CLI subcommand does, given parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from benchmark.store import ResultsDir
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    from benchmark.tasks import TASKS
+
+    tasks = [TASKS.get(name) for name in TASKS.names()]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": t.name,
+                        "version": t.version,
+                        "problem": t.problem,
+                        "labels": list(t.labels),
+                        "primary_metric": t.primary_metric,
+                        "hash": t.task_hash,
+                        "split_sha256": t.split_sha256,
+                        "expected_counts": t.expected_counts,
+                    }
+                    for t in tasks
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for t in tasks:
+        counts = "/".join(str(t.expected_counts[s]) for s in ("train", "val", "test"))
+        labels = f"{len(t.labels)} label(s)"
+        print(f"{t.name:<16} v{t.version} {t.problem:<10} {labels}  train/val/test {counts} primary {t.primary_metric}")
+    return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+    from benchmark.models import MODELS
+
+    specs = [MODELS.get(name) for name in MODELS.names()]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "family": s.family,
+                        "card": s.card,
+                        "recipe": s.recipe.to_dict(),
+                        "source_hash": s.source_hash,
+                    }
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for s in specs:
+        size = s.recipe.image_size or "task"
+        print(f"{s.name:<16} {s.family:<12} input {size} x{s.recipe.in_chans}ch  {s.card.splitlines()[0][:80]}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.recipe import parse_overrides
+    from benchmark.runner import RunRequest, run_benchmark
+
+    overrides = parse_overrides(args.overrides)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    request = RunRequest(
+        task=args.task,
+        model=args.model,
+        data_root=args.data_root,
+        seed=args.seed,
+        overrides=overrides,
+        results=args.results,
+        resume=args.resume,
+        device=torch.device(args.device) if args.device else None,
+    )
+    run_dir = run_benchmark(request)
+    record = json.loads((run_dir / "record.json").read_text())
+    print(summary(record))
+    print(f"record: {run_dir / 'record.json'}")
+    return 0
+
+
+def summary(record: dict) -> str:
+    lines = [
+        f"{record['run_id']}  task {record['task']['name']} ({record['task']['hash'][:12]})  "
+        f"model {record['model']['name']}  seed {record['seed']}  n_test {record['n_test']}"
+    ]
+    for name, m in record["metrics"].items():
+        if "/" in name:
+            continue
+        lines.append(f"  {name:<18} {m['value']:.4f}  95% CI [{m['ci_low']:.4f}, {m['ci_high']:.4f}]")
+    return "\n".join(lines)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    records = ResultsDir(args.results).records()
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    if not records:
+        print(f"no runs under {args.results}")
+        return 0
+    print(f"{'run id':<58} {'task':<15} {'model':<14} {'seed':>4}  primary metric")
+    for r in records:
+        primary = r["task"]["primary_metric"]
+        m = r["metrics"][primary]
+        print(
+            f"{r['run_id']:<58} {r['task']['name']:<15} {r['model']['name']:<14} {r['seed']:>4}  "
+            f"{primary} {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
+        )
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    print(json.dumps(ResultsDir(args.results).load_record(args.run_id), indent=2, sort_keys=True))
+    return 0
+
+
+def data(args: argparse.Namespace) -> int:
+    from benchmark.data.medmnist import download_medmnist
+    from benchmark.errors import ConfigError
+    from benchmark.tasks import TASKS
+
+    task = TASKS.get(args.task)
+    if task.source["kind"] != "medmnist":
+        raise ConfigError(f"task {task.name} has no download: {task.source.get('how_to_get', 'see its task file')}")
+    path = download_medmnist(args.data_root, task.source)
+    print(f"{path} ok (md5 {task.source['md5']})")
+    return 0

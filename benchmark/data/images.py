@@ -1,0 +1,33 @@
+"""Decoding and resizing images, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from benchmark.errors import DataFormatError
+
+
+def read_image(path: Path) -> Image.Image:
+    """Open and fully decode ``path``; a truncated or non-image file raises DataFormatError."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataFormatError(
+            f"cannot decode image {path}: {exc}. The file is corrupt or not an image; "
+            "restore it from the original download (or delete it and re-download the dataset)"
+        ) from exc
+
+
+def to_array(image: Image.Image, size: int, channels: int) -> np.ndarray:
+    """``image`` as uint8 (channels, size, size): grayscale or RGB, bilinear-resized to a square."""
+    mode = "L" if channels == 1 else "RGB"
+    converted = image.convert(mode)
+    if converted.size != (size, size):
+        converted = converted.resize((size, size), Image.Resampling.BILINEAR)
+    array = np.asarray(converted, dtype=np.uint8)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)

@@ -1,0 +1,42 @@
+"""Typed errors. Each one says what went wrong, where, and what to do about it."""
+
+from __future__ import annotations
+
+
+class BenchmarkError(Exception):
+    """Base class for every error CXR-Bench raises on purpose."""
+
+
+class UnknownNameError(BenchmarkError, KeyError):
+    """A task, model or metric name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain text
+        return str(self.args[0])
+
+
+class NameClashError(BenchmarkError):
+    """Two registrations under one name."""
+
+
+class ConfigError(BenchmarkError):
+    """A task file, recipe or override that does not validate."""
+
+
+class DatasetNotFoundError(BenchmarkError):
+    """The data root lacks the files a task needs."""
+
+
+class DataFormatError(BenchmarkError):
+    """A data file exists but its content is wrong: corrupt image, missing column, bad label."""
+
+
+class ChecksumError(BenchmarkError):
+    """A downloaded file whose checksum does not match the published one."""
+
+
+class SplitMismatchError(BenchmarkError):
+    """The split computed from a data root does not hash to the task's pinned value."""
+
+
+class RunNotFoundError(BenchmarkError):
+    """A run id that is not in the results directory."""

@@ -1,0 +1,160 @@
+"""Classification metrics, vectorised over bootstrap resamples.
+
+Every metric takes resample weights ``w`` of shape (B, n) (how often each test image is
+drawn; a row of ones is the plain estimate) and returns one value per resample, so
+2,000 bootstrap resamples cost a few matrix products instead of 2,000 scikit-learn calls.
+Undefined values (a resample with one class only, no predicted positives) are NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.registry import Registry
+
+Values = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvalInputs:
+    """Ground truth and scores of one test split, in the task's label order."""
+
+    problem: str
+    labels: tuple[str, ...]
+    y_true: np.ndarray  # (n, K) float, NaN = unknown
+    y_score: np.ndarray  # (n, K) probabilities
+    threshold: float = 0.5
+
+    @property
+    def true_class(self) -> np.ndarray:
+        return self.y_true.argmax(axis=1)
+
+    @property
+    def predicted_class(self) -> np.ndarray:
+        return self.y_score.argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    compute: Callable[[EvalInputs, np.ndarray], Values]
+    problems: tuple[str, ...]
+
+
+def weighted_auroc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """AUROC (Mann-Whitney, ties count 1/2) for each row of weights ``w``; NaN labels ignored."""
+    known = ~np.isnan(y)
+    y, score, w = y[known], score[known], w[:, known]
+    order = np.argsort(score, kind="stable")
+    score, positive, w = score[order], y[order] == 1, w[:, order]
+    starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])
+    if len(score) == 0:
+        return np.full(w.shape[0], np.nan)
+    pos = np.add.reduceat(w * positive, starts, axis=1)
+    neg = np.add.reduceat(w * ~positive, starts, axis=1)
+    negatives_below = np.cumsum(neg, axis=1) - neg
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (negatives_below + 0.5 * neg)).sum(axis=1) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def weighted_confusion(true: np.ndarray, pred: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
+    """Confusion matrices (B, k, k), rows = true class, columns = predicted class."""
+    cell = np.eye(k * k, dtype=w.dtype)[true * k + pred]
+    return (w @ cell).reshape(w.shape[0], k, k)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _confusion(inputs: EvalInputs, w: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-resample confusion matrices and the class names of their rows."""
+    if inputs.problem == "binary":
+        true = (inputs.y_true[:, 0] == 1).astype(int)
+        pred = (inputs.y_score[:, 0] >= inputs.threshold).astype(int)
+        return weighted_confusion(true, pred, 2, w), ("negative", inputs.labels[0])
+    return weighted_confusion(inputs.true_class, inputs.predicted_class, len(inputs.labels), w), inputs.labels
+
+
+def _per_class_rates(inputs: EvalInputs, w: np.ndarray) -> dict[str, np.ndarray]:
+    cm, _ = _confusion(inputs, w)
+    total = cm.sum(axis=(1, 2))[:, None]
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
+    fp, fn = predicted - tp, actual - tp
+    tn = total - tp - fp - fn
+    precision, recall = _ratio(tp, predicted), _ratio(tp, actual)
+    return {
+        "sensitivity": recall,
+        "specificity": _ratio(tn, tn + fp),
+        "precision": precision,
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "accuracy": _ratio(tp.sum(axis=1), total[:, 0]),
+    }
+
+
+def _rate_metric(key: str) -> Callable[[EvalInputs, np.ndarray], Values]:
+    def compute(inputs: EvalInputs, w: np.ndarray) -> Values:
+        per_class = _per_class_rates(inputs, w)[key]
+        if inputs.problem == "binary":
+            return {key: per_class[:, 1]}
+        out = {f"{key}/{name}": per_class[:, k] for k, name in enumerate(inputs.labels)}
+        out[key] = np.nanmean(per_class, axis=1) if per_class.size else per_class[:, 0]
+        return out
+
+    return compute
+
+
+def _accuracy(inputs: EvalInputs, w: np.ndarray) -> Values:
+    return {"accuracy": _per_class_rates(inputs, w)["accuracy"]}
+
+
+def _balanced_accuracy(inputs: EvalInputs, w: np.ndarray) -> Values:
+    recall = _per_class_rates(inputs, w)["sensitivity"]
+    with np.errstate(invalid="ignore"):
+        return {"balanced_accuracy": np.nanmean(recall, axis=1)}
+
+
+def _auroc(inputs: EvalInputs, w: np.ndarray) -> Values:
+    if inputs.problem == "binary":
+        return {"auroc": weighted_auroc(inputs.y_true[:, 0], inputs.y_score[:, 0], w)}
+    per_label = np.stack(
+        [weighted_auroc(inputs.y_true[:, k], inputs.y_score[:, k], w) for k in range(len(inputs.labels))], axis=1
+    )
+    out = {f"auroc/{name}": per_label[:, k] for k, name in enumerate(inputs.labels)}
+    with np.errstate(invalid="ignore"):
+        # Mean over labels; a resample where any label is undefined is itself undefined.
+        out["auroc"] = per_label.mean(axis=1)
+    return out
+
+
+METRICS: Registry[Metric] = Registry("metric")
+for _metric in (
+    Metric("auroc", _auroc, ("binary", "multiclass", "multilabel")),
+    Metric("accuracy", _accuracy, ("binary", "multiclass")),
+    Metric("balanced_accuracy", _balanced_accuracy, ("binary", "multiclass")),
+    *(
+        Metric(key, _rate_metric(key), ("binary", "multiclass"))
+        for key in ("sensitivity", "specificity", "precision", "f1")
+    ),
+):
+    METRICS.register(_metric.name, _metric)
+
+
+def compute_metrics(inputs: EvalInputs, names: tuple[str, ...], w: np.ndarray) -> Values:
+    """All values of the named metrics, one entry per resample row of ``w``."""
+    values: Values = {}
+    for name in names:
+        values.update(METRICS.get(name).compute(inputs, w))
+    return values
+
+
+def confusion_matrix(inputs: EvalInputs) -> tuple[list[list[int]], tuple[str, ...]]:
+    cm, names = _confusion(inputs, np.ones((1, len(inputs.y_true))))
+    return cm[0].astype(int).tolist(), names

@@ -1,0 +1,97 @@
+"""The model registry: every baseline and plugin is a ModelSpec (factory + recipe + card)."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmark.errors import ConfigError
+from benchmark.recipe import Recipe
+from benchmark.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "cxr_benchmark.models"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What a factory needs to know about the task and the recipe."""
+
+    num_outputs: int
+    in_chans: int
+    image_size: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: Callable[[ModelInputs], nn.Module]
+    recipe: Recipe
+    family: str
+    card: str
+
+    @property
+    def source_file(self) -> Path:
+        return Path(inspect.getsourcefile(self.factory) or "")
+
+    @property
+    def source_hash(self) -> str:
+        """sha256 of the file that defines the factory: the model's code identity in records."""
+        return hashlib.sha256(self.source_file.read_bytes()).hexdigest()
+
+    def build(self, inputs: ModelInputs, recipe: Recipe | None = None) -> nn.Module:
+        model = self.factory(inputs)
+        weights = (recipe or self.recipe).pretrained_weights
+        if weights:
+            load_pretrained(model, Path(weights))
+        return model
+
+
+def load_pretrained(model: nn.Module, path: Path) -> None:
+    """Load a local state dict; tensors whose shape differs (the head) keep their fresh init."""
+    if not path.is_file():
+        raise ConfigError(f"pretrained weights file {path} does not exist; set pretrained_weights to a local file")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(set(state) - set(usable))
+    model.load_state_dict(usable, strict=False)
+    log.info("loaded %d tensors from %s; kept fresh: %s", len(usable), path, skipped or "none")
+
+
+def _as_spec(name: str, loaded: object) -> ModelSpec:
+    spec = loaded() if callable(loaded) and not isinstance(loaded, ModelSpec) else loaded
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(
+            f"entry point {name!r} in group {ENTRY_POINT_GROUP} must give a benchmark.models.ModelSpec "
+            f"(or a function returning one), got {type(spec).__name__}"
+        )
+    return spec
+
+
+def _import_baselines() -> None:
+    import baselines  # noqa: F401  (importing registers every baseline family)
+
+
+MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, populate=_import_baselines, coerce=_as_spec)
+
+
+def register_model(
+    name: str, recipe: Recipe, family: str, card: str
+) -> Callable[[Callable[[ModelInputs], nn.Module]], Callable[[ModelInputs], nn.Module]]:
+    """Decorator for a factory: registers it under ``name`` with its recipe and card."""
+
+    def decorate(factory: Callable[[ModelInputs], nn.Module]) -> Callable[[ModelInputs], nn.Module]:
+        MODELS.register(name, ModelSpec(name, factory, recipe, family, card))
+        return factory
+
+    return decorate

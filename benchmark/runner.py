@@ -1,0 +1,160 @@
+"""``benchmark run``: task -> data -> model -> fit -> predictions -> metrics -> run record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.data.download import file_digest
+from benchmark.inference import predict
+from benchmark.models import MODELS, ModelInputs
+from benchmark.provenance import git_commit, hardware, package_versions
+from benchmark.store import (
+    CHECKPOINT_FILE,
+    PREDICTIONS_FILE,
+    RECORD_FILE,
+    SCHEMA_VERSION,
+    ResultsDir,
+    discard,
+    write_json,
+)
+from benchmark.tasks import TASKS, evaluate
+from benchmark.training import BatchHook, default_device, fit, num_outputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunRequest:
+    task: str
+    model: str
+    data_root: str | None = None
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+    results: Path = Path("results")
+    resume: bool = False
+    device: torch.device | None = None
+    on_batch: BatchHook | None = None
+
+
+def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) -> str:
+    """Identity of a run's inputs: the same key means the same training, so it can resume."""
+    blob = json.dumps([task_hash, model_hash, recipe, seed], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def run_benchmark(request: RunRequest) -> Path:
+    """Train and evaluate one (task, model, seed); returns the published run directory."""
+    started = time.perf_counter()
+    task = TASKS.get(request.task)
+    spec = MODELS.get(request.model)
+    recipe = spec.recipe.with_overrides(request.overrides)
+    device = request.device or default_device()
+    size = recipe.image_size or task.native_image_size
+
+    data = task.load_data(request.data_root)
+    train, val, test = (data.prepare(s, size, recipe.in_chans) for s in ("train", "val", "test"))
+    data_seconds = time.perf_counter() - started
+
+    inputs = ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size)
+    with torch.random.fork_rng():
+        torch.manual_seed(request.seed)
+        model = spec.build(inputs, recipe)
+
+    results = ResultsDir(Path(request.results))
+    key = run_key(task.task_hash, spec.source_hash, recipe.to_dict(), request.seed)
+    work = results.work_dir(key)
+    if not request.resume:
+        discard(work)
+    fitted = fit(
+        model,
+        recipe,
+        task.problem,
+        train,
+        val,
+        work / "checkpoint.pt",
+        request.seed,
+        device,
+        request.resume,
+        request.on_batch,
+    )
+
+    eval_started = time.perf_counter()
+    predictions = predict(model, test, recipe, task.problem, task.labels, device)
+    evaluation = evaluate(task, predictions)
+    eval_seconds = time.perf_counter() - eval_started
+
+    created = datetime.now(timezone.utc)
+    run_id = f"{created:%Y%m%dT%H%M%SZ}-{task.name}-{spec.name}-s{request.seed}-{uuid.uuid4().hex[:6]}"
+    staging = results.staging_dir(run_id)
+    try:
+        predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_id,
+            "created_at": created.isoformat(),
+            "origin": "baseline",
+            "run_key": key,
+            "task": {
+                "name": task.name,
+                "version": task.version,
+                "hash": task.task_hash,
+                "split_sha256": data.split_hash,
+                "primary_metric": task.primary_metric,
+                "problem": task.problem,
+                "labels": list(task.labels),
+                "data_root": str(data.root.resolve()),
+                "split_report": data.report.to_dict(),
+            },
+            "model": {
+                "name": spec.name,
+                "family": spec.family,
+                "source_file": spec.source_file.name,
+                "source_hash": spec.source_hash,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "input": {"image_size": size, "in_chans": recipe.in_chans},
+            },
+            "recipe": recipe.to_dict(),
+            "overrides": request.overrides,
+            "seed": request.seed,
+            "n_test": len(predictions),
+            **evaluation,
+            "training": {
+                "history": fitted.history,
+                "best_epoch": fitted.best_epoch,
+                "epochs_run": len(fitted.history),
+                "stopped_early": fitted.stopped_early,
+                "resumed_from_epoch": fitted.resumed_from_epoch,
+            },
+            "files": {
+                PREDICTIONS_FILE: file_digest(staging / PREDICTIONS_FILE, "sha256"),
+                CHECKPOINT_FILE: file_digest(staging / CHECKPOINT_FILE, "sha256"),
+            },
+            "versions": package_versions(),
+            "git": git_commit(),
+            "hardware": hardware(device),
+            "durations_s": {
+                "data": round(data_seconds, 3),
+                "train": round(fitted.seconds, 3),
+                "evaluate": round(eval_seconds, 3),
+                "total": round(time.perf_counter() - started, 3),
+            },
+        }
+        write_json(staging / RECORD_FILE, record)
+        final = results.publish(staging, run_id)
+    except BaseException:
+        discard(staging)
+        raise
+    discard(work)
+    log.info("run %s written to %s", run_id, final)
+    return final

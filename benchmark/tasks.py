@@ -1,0 +1,209 @@
+"""Tasks as data: ``tasks/<name>.yaml`` -> a validated, hashable Task that owns its evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from benchmark.data.class_folders import index_class_folders
+from benchmark.data.medmnist import index_medmnist
+from benchmark.data.prepared import PreparedSplit, prepare_split
+from benchmark.data.root import resolve_data_root
+from benchmark.data.source import SourceIndex
+from benchmark.data.split import SplitReport, apply_split_rule, split_counts, split_sha256
+from benchmark.errors import ConfigError, DataFormatError, SplitMismatchError
+from benchmark.registry import Registry
+
+PROBLEMS = ("binary", "multiclass", "multilabel")
+TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
+_REQUIRED = {
+    "name",
+    "version",
+    "description",
+    "problem",
+    "labels",
+    "source",
+    "native_image_size",
+    "split",
+    "split_sha256",
+    "expected_counts",
+    "metrics",
+    "primary_metric",
+}
+_OPTIONAL = {"class_names", "bootstrap", "citation", "threshold"}
+
+SOURCE_ADAPTERS: dict[str, Callable[[Path, dict[str, Any], list[str], str], SourceIndex]] = {
+    "medmnist": index_medmnist,
+    "class_folders": index_class_folders,
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    version: int
+    description: str
+    problem: str
+    labels: tuple[str, ...]
+    source: dict[str, Any]
+    native_image_size: int
+    split: dict[str, Any]
+    split_sha256: str
+    expected_counts: dict[str, int]
+    metrics: tuple[str, ...]
+    primary_metric: str
+    class_names: tuple[str, ...] = ()
+    bootstrap: dict[str, int] | None = None
+    citation: str = ""
+    threshold: float = 0.5
+
+    @property
+    def task_hash(self) -> str:
+        """sha256 of the whole spec (split hash included): results with different hashes never mix."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def n_bootstrap(self) -> int:
+        return int((self.bootstrap or {}).get("n_resamples", 2000))
+
+    @property
+    def bootstrap_seed(self) -> int:
+        return int((self.bootstrap or {}).get("seed", 0))
+
+    def load_data(self, data_root: str | os.PathLike[str] | None, verify: bool = True) -> TaskData:
+        """Index the data root, apply the split rule and check it against the pinned hash."""
+        root = resolve_data_root(data_root)
+        adapter = SOURCE_ADAPTERS[self.source["kind"]]
+        index = adapter(root, self.source, list(self.labels), self.problem)
+        frame, report = apply_split_rule(index.frame, self.split, list(self.labels))
+        actual = split_sha256(frame)
+        if verify and (actual != self.split_sha256 or report.counts != self.expected_counts):
+            raise SplitMismatchError(
+                f"the data under {root} does not give task {self.name!r}'s pinned split:\n"
+                f"  pinned split sha256   {self.split_sha256}\n"
+                f"  computed split sha256 {actual}\n"
+                f"  expected counts {self.expected_counts}\n"
+                f"  found counts    {report.counts}\n"
+                "The data root holds other or modified files; use the dataset exactly as distributed."
+            )
+        return TaskData(self, root, index, frame, report, actual)
+
+
+@dataclass
+class TaskData:
+    task: Task
+    root: Path
+    index: SourceIndex
+    frame: pd.DataFrame
+    report: SplitReport
+    split_hash: str
+
+    def prepare(self, split: str, size: int, channels: int) -> PreparedSplit:
+        rows = self.frame[self.frame["split"] == split]
+        return prepare_split(self.index, rows, list(self.task.labels), size, channels)
+
+    def class_counts(self, split: str) -> list[float]:
+        rows = self.frame[self.frame["split"] == split]
+        return [float(rows[label].sum()) for label in self.task.labels]
+
+    def counts(self) -> dict[str, int]:
+        return split_counts(self.frame)
+
+
+def tasks_dir() -> Path:
+    override = os.environ.get(TASKS_DIR_ENV)
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "tasks"
+
+
+def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
+    """Validate a task spec; every problem names ``origin`` and the offending key."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{origin}: a task file must be a mapping")
+    missing = sorted(_REQUIRED - set(spec))
+    unknown = sorted(set(spec) - _REQUIRED - _OPTIONAL)
+    if missing or unknown:
+        raise ConfigError(f"{origin}: missing keys {missing}, unknown keys {unknown}")
+    if spec["problem"] not in PROBLEMS:
+        raise ConfigError(f"{origin}: problem must be one of {PROBLEMS}, got {spec['problem']!r}")
+    if spec["source"].get("kind") not in SOURCE_ADAPTERS:
+        raise ConfigError(f"{origin}: source.kind must be one of {sorted(SOURCE_ADAPTERS)}")
+    if spec["primary_metric"] not in spec["metrics"]:
+        raise ConfigError(f"{origin}: primary_metric {spec['primary_metric']!r} is not in metrics")
+    if spec["problem"] == "binary" and len(spec["labels"]) != 1:
+        raise ConfigError(f"{origin}: a binary task has exactly one label (the positive class)")
+    from benchmark.metrics import METRICS  # local import: metrics imports nothing from here
+
+    for metric in spec["metrics"]:
+        METRICS.get(metric)
+    values = dict(spec)
+    for key in ("labels", "metrics", "class_names"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return Task(**values)
+
+
+def load_task_file(path: Path) -> Task:
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    task = task_from_dict(spec, str(path))
+    if task.name != path.stem:
+        raise ConfigError(f"{path}: name {task.name!r} must match the file name {path.stem!r}")
+    return task
+
+
+def _register_task_files() -> None:
+    for path in sorted(tasks_dir().glob("*.yaml")):
+        TASKS.register(path.stem, load_task_file(path))
+
+
+TASKS: Registry[Task] = Registry("task", populate=_register_task_files)
+
+__all__ = ["TASKS", "DataFormatError", "Task", "TaskData", "load_task_file", "task_from_dict"]
+
+
+def evaluate(
+    task: Task, predictions: pd.DataFrame, n_resamples: int | None = None, seed: int | None = None
+) -> dict[str, Any]:
+    """The task's metrics on a Predictions table, each with a 95% bootstrap CI over test images.
+
+    Resamples whole patients when images share a patient id, so a patient with many
+    images does not narrow the interval.
+    """
+    from benchmark.inference import prediction_arrays
+    from benchmark.metrics import EvalInputs, compute_metrics, confusion_matrix
+    from benchmark.stats import percentile_intervals
+
+    y_true, y_score = prediction_arrays(predictions, task.labels)
+    inputs = EvalInputs(task.problem, task.labels, y_true, y_score, task.threshold)
+    clusters = predictions["patient_id"].to_numpy()
+    by_patient = len(set(clusters)) < len(clusters)
+    settings = {
+        "n_resamples": n_resamples if n_resamples is not None else task.n_bootstrap,
+        "seed": seed if seed is not None else task.bootstrap_seed,
+        "unit": "patient" if by_patient else "image",
+        "method": "percentile",
+        "level": 0.95,
+    }
+    intervals = percentile_intervals(
+        lambda w: compute_metrics(inputs, task.metrics, w),
+        n=len(predictions),
+        n_resamples=settings["n_resamples"],
+        seed=settings["seed"],
+        clusters=clusters if by_patient else None,
+    )
+    result: dict[str, Any] = {"metrics": {k: v.to_dict() for k, v in intervals.items()}, "bootstrap": settings}
+    if task.problem != "multilabel":
+        matrix, names = confusion_matrix(inputs)
+        result["confusion_matrix"] = {"labels": list(names), "matrix": matrix}
+    return result

@@ -1,0 +1,308 @@
+"""One plain PyTorch training loop, driven entirely by a Recipe.
+
+Determinism: every epoch reseeds dropout and shuffling from (seed, epoch), so a run
+resumed from its end-of-epoch checkpoint replays exactly what an uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from benchmark.data.prepared import PreparedSplit
+from benchmark.errors import ConfigError
+from benchmark.metrics import weighted_auroc
+from benchmark.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+BatchHook = Callable[[int, int], None]
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+    resumed_from_epoch: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint must hold to continue a run exactly."""
+
+    epoch: int = -1
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float = float("inf")
+    best_epoch: int = -1
+    best_model: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def uses_cross_entropy(recipe: Recipe, problem: str) -> bool:
+    if recipe.loss == "auto":
+        return problem != "multilabel"
+    if recipe.loss == "cross_entropy" and problem == "multilabel":
+        raise ConfigError("loss cross_entropy does not fit a multilabel task; use bce")
+    return recipe.loss == "cross_entropy"
+
+
+def num_outputs(recipe: Recipe, problem: str, n_labels: int) -> int:
+    """Binary tasks trained with cross-entropy get two logits (normal, positive), as MedMNIST does."""
+    if problem == "binary" and uses_cross_entropy(recipe, problem):
+        return 2
+    return n_labels
+
+
+def to_probabilities(logits: torch.Tensor, recipe: Recipe, problem: str) -> torch.Tensor:
+    """(N, K) probabilities in the task's label order."""
+    if not uses_cross_entropy(recipe, problem):
+        return torch.sigmoid(logits)
+    probabilities = torch.softmax(logits, dim=1)
+    return probabilities[:, 1:] if problem == "binary" else probabilities
+
+
+def normalise(images: torch.Tensor, recipe: Recipe, device: torch.device) -> torch.Tensor:
+    x = images.to(device, non_blocking=True).float().div_(255.0)
+    mean = torch.tensor(recipe.normalize_mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(recipe.normalize_std, device=device).view(1, -1, 1, 1)
+    x = (x - mean) / std
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+def class_weight_tensor(recipe: Recipe, problem: str, targets: torch.Tensor) -> torch.Tensor | None:
+    """Inverse-frequency weights from the training targets (scikit-learn's "balanced" rule).
+
+    Cross-entropy: one weight per class, n / (k * n_class). BCE: per-label ``pos_weight``,
+    negatives / positives.
+    """
+    if not recipe.class_weights:
+        return None
+    known = ~torch.isnan(targets)
+    positives = torch.where(known, targets, 0).sum(0).double()
+    negatives = known.sum(0).double() - positives
+    if not uses_cross_entropy(recipe, problem):
+        return (negatives / positives.clamp(min=1)).float()
+    counts = torch.stack([negatives[0], positives[0]]) if problem == "binary" else positives
+    return (counts.sum() / (len(counts) * counts.clamp(min=1))).float()
+
+
+class TaskLoss:
+    """Cross-entropy or BCE with optional class weights; NaN targets are masked out."""
+
+    def __init__(self, recipe: Recipe, problem: str, train_targets: torch.Tensor, device: torch.device) -> None:
+        self.problem = problem
+        self.cross_entropy = uses_cross_entropy(recipe, problem)
+        weight = class_weight_tensor(recipe, problem, train_targets)
+        self.weight = weight.to(device) if weight is not None else None
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        if self.cross_entropy:
+            index = targets[:, 0].long() if self.problem == "binary" else targets.argmax(dim=1)
+            return nn.functional.cross_entropy(logits, index, weight=self.weight)
+        known = ~torch.isnan(targets)
+        losses = nn.functional.binary_cross_entropy_with_logits(
+            logits, torch.nan_to_num(targets), pos_weight=self.weight, reduction="none"
+        )
+        return (losses * known).sum() / known.sum().clamp(min=1)
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> Any:
+    if recipe.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=recipe.plateau_factor, patience=recipe.plateau_patience
+        )
+    if recipe.schedule == "multistep":
+        milestones = [round(f * recipe.epochs) for f in recipe.milestones]
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=recipe.gamma)
+    return None
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % (2**63)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, split: PreparedSplit, recipe: Recipe, device: torch.device) -> torch.Tensor:
+    model.eval()
+    outputs = []
+    for images, _ in split.batches(recipe.eval_batch_size):
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            outputs.append(model(normalise(images, recipe, device)).float().cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0)
+
+
+def _validation_scores(
+    model: nn.Module, val: PreparedSplit, recipe: Recipe, problem: str, loss_fn: TaskLoss, device: torch.device
+) -> dict[str, float]:
+    logits = predict_logits(model, val, recipe, device)
+    loss = float(loss_fn(logits.to(device), val.targets.to(device)))
+    probabilities = to_probabilities(logits, recipe, problem).numpy()
+    targets = val.targets.numpy()
+    ones = np.ones((1, len(targets)))
+    aurocs = [weighted_auroc(targets[:, k], probabilities[:, k], ones)[0] for k in range(targets.shape[1])]
+    return {"val_loss": loss, "val_auroc": float(np.nanmean(aurocs)) if not np.all(np.isnan(aurocs)) else float("nan")}
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def fit(
+    model: nn.Module,
+    recipe: Recipe,
+    problem: str,
+    train: PreparedSplit,
+    val: PreparedSplit,
+    checkpoint_path: Path,
+    seed: int,
+    device: torch.device | None = None,
+    resume: bool = False,
+    on_batch: BatchHook | None = None,
+) -> FitResult:
+    """Train ``model`` in place by ``recipe``; the best epoch's weights are restored at the end.
+
+    A checkpoint is written after every epoch; with ``resume`` an existing checkpoint is
+    continued from its last completed epoch.
+    """
+    device = device or default_device()
+    started = time.perf_counter()
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    loss_fn = TaskLoss(recipe, problem, train.targets, device)
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    state = _State()
+    resumed_from = None
+    if resume and checkpoint_path.exists():
+        state, resumed_from = _restore(checkpoint_path, model, optimizer, scheduler, scaler, recipe, seed)
+    maximise = recipe.select_on == "val_auroc"
+    stopped_early = False
+    quiet = not sys.stderr.isatty()
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        for epoch in range(state.epoch + 1, recipe.epochs):
+            torch.manual_seed(_epoch_seed(seed, epoch))
+            shuffle = torch.Generator().manual_seed(_epoch_seed(seed, epoch) + 1)
+            epoch_start = time.perf_counter()
+            model.train()
+            total, seen = 0.0, 0
+            batches = train.batches(recipe.batch_size, shuffle)
+            n_batches = -(-len(train) // recipe.batch_size)
+            for batch_index, (images, targets) in enumerate(
+                tqdm(batches, total=n_batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=quiet, leave=False)
+            ):
+                x, y = normalise(images, recipe, device), targets.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, enabled=device.type == "cuda"):
+                    loss = loss_fn(model(x), y)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += float(loss.detach()) * len(images)
+                seen += len(images)
+                if on_batch is not None:
+                    on_batch(epoch, batch_index)
+            scores = _validation_scores(model, val, recipe, problem, loss_fn, device)
+            lr = optimizer.param_groups[0]["lr"]
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(scores["val_loss"])
+            elif scheduler is not None:
+                scheduler.step()
+            monitored = -scores["val_auroc"] if maximise else scores["val_loss"]
+            if monitored < state.best_score:
+                state.best_score, state.best_epoch, state.bad_epochs = monitored, epoch, 0
+                state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+            row = {
+                "epoch": epoch,
+                "train_loss": total / max(seen, 1),
+                "lr": lr,
+                "seconds": time.perf_counter() - epoch_start,
+            }
+            state.history.append(row | scores)
+            state.epoch = epoch
+            log.info("epoch %d/%d %s", epoch + 1, recipe.epochs, {k: round(v, 4) for k, v in (row | scores).items()})
+            patience = recipe.early_stopping_patience
+            stopped_early = patience is not None and state.bad_epochs >= patience
+            _save_checkpoint(
+                checkpoint_path, _payload(state, model, optimizer, scheduler, scaler, recipe, seed, stopped_early)
+            )
+            if stopped_early:
+                log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, state.best_epoch + 1)
+                break
+    if state.best_model is not None:
+        model.load_state_dict(state.best_model)
+    return FitResult(state.history, state.best_epoch, stopped_early, resumed_from, time.perf_counter() - started)
+
+
+def _payload(
+    state: _State,
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    recipe: Recipe,
+    seed: int,
+    stopped: bool,
+) -> dict[str, Any]:
+    return {
+        "state": copy.copy(state.__dict__),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict(),
+        "recipe": recipe.to_dict(),
+        "seed": seed,
+        "stopped_early": stopped,
+    }
+
+
+def _restore(
+    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any, recipe: Recipe, seed: int
+) -> tuple[_State, int]:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload["recipe"] != recipe.to_dict() or payload["seed"] != seed:
+        raise ConfigError(f"checkpoint {path} belongs to another recipe or seed; run without --resume to start over")
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if scheduler is not None and payload["scheduler"] is not None:
+        scheduler.load_state_dict(payload["scheduler"])
+    scaler.load_state_dict(payload["scaler"])
+    state = _State(**payload["state"])
+    if payload["stopped_early"]:
+        state.epoch = recipe.epochs  # nothing left to train
+    log.info("resuming from %s after epoch %d", path, state.epoch + 1)
+    return state, state.epoch
