@@ -140,7 +140,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> Any:
             optimizer, mode="min", factor=recipe.plateau_factor, patience=recipe.plateau_patience
         )
     if recipe.schedule == "multistep":
-        milestones = [round(f * recipe.epochs) for f in recipe.milestones]
+        milestones = [max(1, round(f * recipe.epochs)) for f in recipe.milestones]
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=recipe.gamma)
     return None
 
