@@ -59,8 +59,8 @@ class Recipe:
         for key, value in overrides.items():
             if key not in names:
                 close = difflib.get_close_matches(key, names, n=2)
-                hint = f"; did you mean {' or '.join(close)}?" if close else ""
-                raise ConfigError(f"unknown recipe field {key!r}{hint}")
+                hint = f"did you mean {' or '.join(close)}?" if close else f"fields: {', '.join(names)}"
+                raise ConfigError(f"unknown recipe field {key!r}; {hint}")
             checked[key] = _coerce(key, value, hints[key])
         return dataclasses.replace(self, **checked)
 
@@ -94,6 +94,11 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return _coerce(key, value, inner)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if hint is bool and isinstance(value, bool):

@@ -16,7 +16,7 @@ import torch
 
 from benchmark.data.download import file_digest
 from benchmark.inference import predict
-from benchmark.models import MODELS, ModelInputs
+from benchmark.models import MODELS, ModelInputs, ModelSpec
 from benchmark.provenance import git_commit, hardware, package_versions
 from benchmark.store import (
     CHECKPOINT_FILE,
@@ -27,7 +27,7 @@ from benchmark.store import (
     discard,
     write_json,
 )
-from benchmark.tasks import TASKS, evaluate
+from benchmark.tasks import TASKS, Task, evaluate
 from benchmark.training import BatchHook, default_device, fit, num_outputs
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunRequest:
-    task: str
-    model: str
+    """One (task, model, seed). ``task`` and ``model`` are registry names or the objects themselves."""
+
+    task: str | Task
+    model: str | ModelSpec
     data_root: str | None = None
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -55,8 +57,8 @@ def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) 
 def run_benchmark(request: RunRequest) -> Path:
     """Train and evaluate one (task, model, seed); returns the published run directory."""
     started = time.perf_counter()
-    task = TASKS.get(request.task)
-    spec = MODELS.get(request.model)
+    task = TASKS.get(request.task) if isinstance(request.task, str) else request.task
+    spec = MODELS.get(request.model) if isinstance(request.model, str) else request.model
     recipe = spec.recipe.with_overrides(request.overrides)
     device = request.device or default_device()
     size = recipe.image_size or task.native_image_size

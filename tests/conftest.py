@@ -1,0 +1,45 @@
+"""Shared fixtures: the real data folder and small generated datasets in the real layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.data.split import apply_split_rule, split_sha256
+from benchmark.tasks import TASKS, Task, task_from_dict
+from tests.data.covid_kaggle.make import make_covid_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets (../shared/data). CI has them; their absence is a failure, not a skip."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real data expected at {SHARED_DATA} (the project's ../shared/data)")
+    return SHARED_DATA
+
+
+def pinned_copy(task: Task, root: Path, **changes: object) -> Task:
+    """``task`` re-pinned to the data under ``root`` (a generated fixture), with ``changes`` applied."""
+    spec = {**task.__dict__, **changes}
+    draft = task_from_dict({**spec, "split_sha256": "0" * 64, "expected_counts": {}}, "fixture")
+    data = draft.load_data(root, verify=False)
+    spec.update(split_sha256=data.split_hash, expected_counts=data.report.counts)
+    return task_from_dict(spec, "fixture")
+
+
+@pytest.fixture(scope="session")
+def tiny_covid_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_covid_dataset(tmp_path_factory.mktemp("covid"))
+
+
+@pytest.fixture(scope="session")
+def tiny_covid_task(tiny_covid_root: Path) -> Task:
+    """covid3's spec pinned to the generated dataset, with a cheap bootstrap."""
+    return pinned_copy(TASKS.get("covid3"), tiny_covid_root, bootstrap={"n_resamples": 200, "seed": 0})
+
+
+__all__ = ["REPO", "SHARED_DATA", "apply_split_rule", "pinned_copy", "split_sha256"]
