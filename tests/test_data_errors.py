@@ -24,14 +24,14 @@ def test_missing_root_names_expected_files_and_how_to_get_them(tmp_path):
     results = tmp_path / "results"
     with pytest.raises(DatasetNotFoundError, match=r"pneumoniamnist\.npz.*zenodo.*benchmark data download"):
         _run("pneumoniamnist", tmp_path, results)
-    with pytest.raises(DatasetNotFoundError, match="Covid19-dataset.*Kaggle"):
+    with pytest.raises(DatasetNotFoundError, match=r"Covid19-dataset.*Kaggle"):
         _run("covid3", tmp_path, results)
     _assert_nothing_written(results)
 
 
 def test_no_data_root_at_all_says_how_to_set_it(monkeypatch, tmp_path):
     monkeypatch.delenv("CXRBENCH_DATA", raising=False)
-    with pytest.raises(DatasetNotFoundError, match="--data-root.*CXRBENCH_DATA"):
+    with pytest.raises(DatasetNotFoundError, match=r"--data-root.*CXRBENCH_DATA"):
         TASKS.get("covid3").load_data(None)
 
 

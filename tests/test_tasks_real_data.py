@@ -41,7 +41,8 @@ def test_pneumoniamnist_keeps_the_official_split(shared_data):
 
 def test_covid3_removes_exactly_the_train_images_identical_to_test_ones(shared_data):
     """Expected leaks come from the publisher's MANIFEST.csv sha256 column, not from our hashing."""
-    manifest = list(csv.DictReader(open(shared_data / "covid19" / "MANIFEST.csv")))
+    with open(shared_data / "covid19" / "MANIFEST.csv") as handle:
+        manifest = list(csv.DictReader(handle))
     test_hashes = {row["sha256"] for row in manifest if row["split"] == "test"}
     expected = sorted(
         row["path"].removeprefix("Covid19-dataset/")
