@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 from collections.abc import Callable
@@ -120,8 +121,11 @@ class TaskData:
 
 
 def tasks_dir() -> Path:
+    """The folder of task files: ``$CXRBENCH_TASKS_DIR`` or the installed ``tasks`` package."""
     override = os.environ.get(TASKS_DIR_ENV)
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "tasks"
+    if override:
+        return Path(override)
+    return Path(str(importlib.resources.files("tasks")))
 
 
 def task_from_dict(spec: dict[str, Any], origin: str) -> Task:

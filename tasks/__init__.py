@@ -1,0 +1,1 @@
+"""Task specifications: one ``<name>.yaml`` per benchmark task (package data, read by benchmark.tasks)."""
