@@ -27,7 +27,7 @@ from benchmark.store import (
     discard,
     write_json,
 )
-from benchmark.tasks import TASKS, Task, evaluate
+from benchmark.tasks import TASKS, Task
 from benchmark.training import BatchHook, default_device, fit, num_outputs
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def run_benchmark(request: RunRequest) -> Path:
 
     eval_started = time.perf_counter()
     predictions = predict(model, test, recipe, task.problem, task.labels, device)
-    evaluation = evaluate(task, predictions)
+    evaluation = task.evaluate(predictions)
     eval_seconds = time.perf_counter() - eval_started
 
     created = datetime.now(timezone.utc)

@@ -21,7 +21,10 @@ from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
 from benchmark.data.split import SplitReport, apply_split_rule, split_counts, split_sha256
 from benchmark.errors import ConfigError, DataFormatError, SplitMismatchError
+from benchmark.inference import prediction_arrays
+from benchmark.metrics import METRICS, EvalInputs, compute_metrics, confusion_matrix
 from benchmark.registry import Registry
+from benchmark.stats import percentile_intervals
 
 PROBLEMS = ("binary", "multiclass", "multilabel")
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
@@ -40,6 +43,7 @@ _REQUIRED = {
     "primary_metric",
 }
 _OPTIONAL = {"class_names", "bootstrap", "citation", "threshold"}
+_PROSE = {"description", "citation"}  # editing these does not change what a result means
 
 SOURCE_ADAPTERS: dict[str, Callable[[Path, dict[str, Any], list[str], str], SourceIndex]] = {
     "medmnist": index_medmnist,
@@ -68,8 +72,9 @@ class Task:
 
     @property
     def task_hash(self) -> str:
-        """sha256 of the whole spec (split hash included): results with different hashes never mix."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """sha256 of the spec (split hash included, prose excluded): results with different hashes never mix."""
+        spec = {k: v for k, v in asdict(self).items() if k not in _PROSE}
+        canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -79,6 +84,38 @@ class Task:
     @property
     def bootstrap_seed(self) -> int:
         return int((self.bootstrap or {}).get("seed", 0))
+
+    def evaluate(
+        self, predictions: pd.DataFrame, n_resamples: int | None = None, seed: int | None = None
+    ) -> dict[str, Any]:
+        """The task's metrics on a Predictions table, each with a 95% bootstrap CI over test images.
+
+        Resamples whole patients when images share a patient id, so a patient with many
+        images does not narrow the interval.
+        """
+        y_true, y_score = prediction_arrays(predictions, self.labels)
+        inputs = EvalInputs(self.problem, self.labels, y_true, y_score, self.threshold)
+        clusters = predictions["patient_id"].to_numpy()
+        by_patient = len(set(clusters)) < len(clusters)
+        settings = {
+            "n_resamples": n_resamples if n_resamples is not None else self.n_bootstrap,
+            "seed": seed if seed is not None else self.bootstrap_seed,
+            "unit": "patient" if by_patient else "image",
+            "method": "percentile",
+            "level": 0.95,
+        }
+        intervals = percentile_intervals(
+            lambda w: compute_metrics(inputs, self.metrics, w),
+            n=len(predictions),
+            n_resamples=settings["n_resamples"],
+            seed=settings["seed"],
+            clusters=clusters if by_patient else None,
+        )
+        result: dict[str, Any] = {"metrics": {k: v.to_dict() for k, v in intervals.items()}, "bootstrap": settings}
+        if self.problem != "multilabel":
+            matrix, names = confusion_matrix(inputs)
+            result["confusion_matrix"] = {"labels": list(names), "matrix": matrix}
+        return result
 
     def load_data(self, data_root: str | os.PathLike[str] | None, verify: bool = True) -> TaskData:
         """Index the data root, apply the split rule and check it against the pinned hash."""
@@ -144,8 +181,6 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
         raise ConfigError(f"{origin}: primary_metric {spec['primary_metric']!r} is not in metrics")
     if spec["problem"] == "binary" and len(spec["labels"]) != 1:
         raise ConfigError(f"{origin}: a binary task has exactly one label (the positive class)")
-    from benchmark.metrics import METRICS  # local import: metrics imports nothing from here
-
     for metric in spec["metrics"]:
         METRICS.get(metric)
     values = dict(spec)
@@ -174,40 +209,3 @@ def _register_task_files() -> None:
 TASKS: Registry[Task] = Registry("task", populate=_register_task_files)
 
 __all__ = ["TASKS", "DataFormatError", "Task", "TaskData", "load_task_file", "task_from_dict"]
-
-
-def evaluate(
-    task: Task, predictions: pd.DataFrame, n_resamples: int | None = None, seed: int | None = None
-) -> dict[str, Any]:
-    """The task's metrics on a Predictions table, each with a 95% bootstrap CI over test images.
-
-    Resamples whole patients when images share a patient id, so a patient with many
-    images does not narrow the interval.
-    """
-    from benchmark.inference import prediction_arrays
-    from benchmark.metrics import EvalInputs, compute_metrics, confusion_matrix
-    from benchmark.stats import percentile_intervals
-
-    y_true, y_score = prediction_arrays(predictions, task.labels)
-    inputs = EvalInputs(task.problem, task.labels, y_true, y_score, task.threshold)
-    clusters = predictions["patient_id"].to_numpy()
-    by_patient = len(set(clusters)) < len(clusters)
-    settings = {
-        "n_resamples": n_resamples if n_resamples is not None else task.n_bootstrap,
-        "seed": seed if seed is not None else task.bootstrap_seed,
-        "unit": "patient" if by_patient else "image",
-        "method": "percentile",
-        "level": 0.95,
-    }
-    intervals = percentile_intervals(
-        lambda w: compute_metrics(inputs, task.metrics, w),
-        n=len(predictions),
-        n_resamples=settings["n_resamples"],
-        seed=settings["seed"],
-        clusters=clusters if by_patient else None,
-    )
-    result: dict[str, Any] = {"metrics": {k: v.to_dict() for k, v in intervals.items()}, "bootstrap": settings}
-    if task.problem != "multilabel":
-        matrix, names = confusion_matrix(inputs)
-        result["confusion_matrix"] = {"labels": list(names), "matrix": matrix}
-    return result

@@ -208,6 +208,8 @@ def fit(
     resumed_from = None
     if resume and checkpoint_path.exists():
         state, resumed_from = _restore(checkpoint_path, model, optimizer, scheduler, scaler, recipe, seed)
+    elif resume:
+        log.warning("--resume: no checkpoint of this run at %s; training from the start", checkpoint_path)
     maximise = recipe.select_on == "val_auroc"
     stopped_early = False
     quiet = not sys.stderr.isatty()

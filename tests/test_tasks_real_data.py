@@ -76,3 +76,12 @@ def test_bad_task_file_names_the_problem(tmp_path):
     path.write_text("name: broken\nversion: 1\nproblem: regression\n")
     with pytest.raises(ConfigError, match=r"broken\.yaml: missing keys \[.*'labels'"):
         load_task_file(path)
+
+
+def test_task_hash_changes_with_meaning_not_prose():
+    import dataclasses
+
+    task = TASKS.get("covid3")
+    assert dataclasses.replace(task, description="reworded").task_hash == task.task_hash
+    assert dataclasses.replace(task, threshold=0.4).task_hash != task.task_hash
+    assert dataclasses.replace(task, split_sha256="0" * 64).task_hash != task.task_hash
