@@ -145,7 +145,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> Any:
     return None
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
+def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**63)
 
 
@@ -215,8 +215,8 @@ def fit(
     quiet = not sys.stderr.isatty()
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         for epoch in range(state.epoch + 1, recipe.epochs):
-            torch.manual_seed(_epoch_seed(seed, epoch))
-            shuffle = torch.Generator().manual_seed(_epoch_seed(seed, epoch) + 1)
+            torch.manual_seed(epoch_seed(seed, epoch))
+            shuffle = torch.Generator().manual_seed(epoch_seed(seed, epoch) + 1)
             epoch_start = time.perf_counter()
             model.train()
             total, seen = 0.0, 0

@@ -29,7 +29,7 @@ from benchmark.data.prepared import PreparedSplit
 from benchmark.models import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
 from benchmark.tasks import TASKS
-from benchmark.training import _epoch_seed, default_device, fit, num_outputs, uses_cross_entropy
+from benchmark.training import default_device, epoch_seed, fit, num_outputs, uses_cross_entropy
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "pneumoniamnist"
@@ -106,8 +106,8 @@ def bare_epoch(
         return x.contiguous(memory_format=torch.channels_last) if cuda else x
 
     with torch.random.fork_rng(devices=_fork_devices(device)):
-        torch.manual_seed(_epoch_seed(seed, 0))
-        shuffle = torch.Generator().manual_seed(_epoch_seed(seed, 0) + 1)
+        torch.manual_seed(epoch_seed(seed, 0))
+        shuffle = torch.Generator().manual_seed(epoch_seed(seed, 0) + 1)
         model.train()
         total, seen = 0.0, 0
         for index, (images, targets) in enumerate(train.batches(recipe.batch_size, shuffle)):
