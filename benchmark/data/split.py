@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 
 from benchmark.data.source import SPLITS
 from benchmark.errors import ConfigError
@@ -63,55 +64,69 @@ def apply_split_rule(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str
     return frame, report
 
 
+def _content_key(frame: pd.DataFrame) -> pd.Series:
+    """Content hash, or the image id where the content was not hashed (never a false duplicate)."""
+    return frame["content_hash"].fillna(frame["image_id"])
+
+
 def _drop_cross_split_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    content = _content_key(frame)
     rank = frame["split"].map(_PRIORITY)
-    keeper = frame.assign(_rank=rank).sort_values(["_rank", "image_id"]).drop_duplicates("content_hash")
-    winning_split = dict(zip(keeper["content_hash"], keeper["split"], strict=True))
-    winning_id = dict(zip(keeper["content_hash"], keeper["image_id"], strict=True))
-    lost = frame["split"] != frame["content_hash"].map(winning_split)
+    keeper = frame.assign(_rank=rank, _content=content).sort_values(["_rank", "image_id"]).drop_duplicates("_content")
+    winning_split = dict(zip(keeper["_content"], keeper["split"], strict=True))
+    winning_id = dict(zip(keeper["_content"], keeper["image_id"], strict=True))
+    lost = frame["split"] != content.map(winning_split)
     removed = [
         {
-            "image_id": row.image_id,
-            "split": row.split,
-            "duplicate_of": winning_id[row.content_hash],
-            "duplicate_split": winning_split[row.content_hash],
+            "image_id": image_id,
+            "split": split,
+            "duplicate_of": winning_id[key],
+            "duplicate_split": winning_split[key],
         }
-        for row in frame[lost].itertuples()
+        for image_id, split, key in zip(frame["image_id"][lost], frame["split"][lost], content[lost], strict=True)
     ]
     return frame[~lost].copy(), removed
 
 
 def _carve_validation(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str]) -> pd.DataFrame:
-    """Move ``val_fraction`` of train into val, stratified by label, grouped by patient and content.
+    """Move about ``val_fraction`` of train into val: stratified by label, grouped by patient.
 
-    Identical images and images of one patient always land on the same side.
+    Images of one patient, and identical images, always land on the same side. Uses
+    scikit-learn's StratifiedGroupKFold with round(1 / val_fraction) folds; its first fold is val.
     """
     train = frame[frame["split"] == "train"]
-    group_key = train["content_hash"].map(_content_group(train))
-    groups = train.assign(_group=group_key).drop_duplicates("_group")
-    strata = groups[labels].to_numpy().argmax(axis=1) if rule.get("stratify", True) else None
-    _, val_groups = train_test_split(
-        groups["_group"].to_numpy(),
-        test_size=float(rule["val_fraction"]),
-        random_state=int(rule["seed"]),
-        stratify=strata,
+    content = _content_key(train)
+    groups = content.map(_first_patient_by_content(train, content)).to_numpy()
+    strata = _strata(train[labels].to_numpy()) if rule.get("stratify", True) else np.zeros(len(train), int)
+    folds = StratifiedGroupKFold(
+        n_splits=round(1 / float(rule["val_fraction"])), shuffle=True, random_state=int(rule["seed"])
     )
-    is_val = group_key.isin(set(val_groups))
-    frame.loc[is_val[is_val].index, "split"] = "val"
+    _, val_positions = next(folds.split(np.zeros(len(train)), strata, groups))
+    frame.loc[train.index[val_positions], "split"] = "val"
     return frame
 
 
-def _content_group(train: pd.DataFrame) -> dict[str, str]:
-    """Map each content hash to the patient of its first image, so a patient's images and
-    identical images share a group (exact for one-image patients, which covers duplicates)."""
-    first = train.sort_values("image_id").drop_duplicates("content_hash")
-    return dict(zip(first["content_hash"], first["patient_id"], strict=True))
+def _strata(targets: np.ndarray) -> np.ndarray:
+    """One stratum per image: its class, or for multilabel its first positive label (K if none)."""
+    known = np.nan_to_num(targets)
+    if targets.shape[1] == 1:
+        return known[:, 0].astype(int)
+    first = known.argmax(axis=1)
+    return np.where(known.max(axis=1) > 0, first, targets.shape[1])
+
+
+def _first_patient_by_content(train: pd.DataFrame, content: pd.Series) -> dict[str, str]:
+    """Map each content key to the patient of its first image, so a patient's images and
+    identical images share a group."""
+    first = train.assign(_content=content).sort_values("image_id").drop_duplicates("_content")
+    return dict(zip(first["_content"], first["patient_id"], strict=True))
 
 
 def _within_split_duplicates(frame: pd.DataFrame) -> list[dict[str, str]]:
-    dup = frame[frame.duplicated("content_hash", keep=False)].sort_values("image_id")
+    content = _content_key(frame)
+    dup = frame.assign(_content=content)[content.duplicated(keep=False)].sort_values("image_id")
     out = []
-    for _, members in dup.groupby("content_hash", sort=False):
+    for _, members in dup.groupby("_content", sort=False):
         ids = members["image_id"].tolist()
         out.append({"split": members["split"].iloc[0], "image_ids": ", ".join(ids)})
     return sorted(out, key=lambda d: d["image_ids"])
