@@ -129,7 +129,7 @@ def show(args: argparse.Namespace) -> int:
 
 
 def data(args: argparse.Namespace) -> int:
-    from benchmark.data.medmnist import download_medmnist
+    from benchmark.data.sources.medmnist import download_medmnist
     from benchmark.errors import ConfigError
     from benchmark.tasks import TASKS
 

@@ -6,7 +6,6 @@ import hashlib
 import importlib.resources
 import json
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.data.class_folders import index_class_folders
-from benchmark.data.medmnist import index_medmnist
 from benchmark.data.prepared import PreparedSplit, prepare_split
 from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
+from benchmark.data.sources import SOURCES
 from benchmark.data.split import SplitReport, apply_split_rule, split_counts, split_sha256
 from benchmark.errors import ConfigError, DataFormatError, SplitMismatchError
 from benchmark.inference import prediction_arrays
@@ -44,11 +42,6 @@ _REQUIRED = {
 }
 _OPTIONAL = {"class_names", "bootstrap", "citation", "threshold"}
 _PROSE = {"description", "citation"}  # editing these does not change what a result means
-
-SOURCE_ADAPTERS: dict[str, Callable[[Path, dict[str, Any], list[str], str], SourceIndex]] = {
-    "medmnist": index_medmnist,
-    "class_folders": index_class_folders,
-}
 
 
 @dataclass(frozen=True)
@@ -120,7 +113,7 @@ class Task:
     def load_data(self, data_root: str | os.PathLike[str] | None, verify: bool = True) -> TaskData:
         """Index the data root, apply the split rule and check it against the pinned hash."""
         root = resolve_data_root(data_root)
-        adapter = SOURCE_ADAPTERS[self.source["kind"]]
+        adapter = SOURCES.get(self.source["kind"])
         index = adapter(root, self.source, list(self.labels), self.problem)
         frame, report = apply_split_rule(index.frame, self.split, list(self.labels))
         actual = split_sha256(frame)
@@ -175,8 +168,8 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
         raise ConfigError(f"{origin}: missing keys {missing}, unknown keys {unknown}")
     if spec["problem"] not in PROBLEMS:
         raise ConfigError(f"{origin}: problem must be one of {PROBLEMS}, got {spec['problem']!r}")
-    if spec["source"].get("kind") not in SOURCE_ADAPTERS:
-        raise ConfigError(f"{origin}: source.kind must be one of {sorted(SOURCE_ADAPTERS)}")
+    if spec["source"].get("kind") not in SOURCES:
+        raise ConfigError(f"{origin}: source.kind must be one of {SOURCES.names()}")
     if spec["primary_metric"] not in spec["metrics"]:
         raise ConfigError(f"{origin}: primary_metric {spec['primary_metric']!r} is not in metrics")
     if spec["problem"] == "binary" and len(spec["labels"]) != 1:

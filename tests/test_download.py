@@ -9,7 +9,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.data.download import download_url
-from benchmark.data.medmnist import download_medmnist
+from benchmark.data.sources.medmnist import download_medmnist
 from benchmark.errors import ChecksumError
 from tests.data.medmnist.make import make_medmnist_npz
 

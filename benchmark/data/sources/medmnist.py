@@ -14,6 +14,7 @@ from PIL import Image
 from benchmark.data.download import download_url, file_digest
 from benchmark.data.root import find_dataset_dir
 from benchmark.data.source import SPLITS, SourceIndex
+from benchmark.data.sources import register_source
 from benchmark.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def download_medmnist(root: Path, source: dict[str, Any]) -> Path:
     return download_url(source["url"], destination, source["md5"])
 
 
+@register_source("medmnist")
 def index_medmnist(root: Path, source: dict[str, Any], labels: list[str], problem: str) -> SourceIndex:
     path = medmnist_path(root, source)
     md5 = file_digest(path)

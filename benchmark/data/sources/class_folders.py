@@ -12,11 +12,13 @@ from PIL import Image
 from benchmark.data.images import read_image
 from benchmark.data.root import find_dataset_dir
 from benchmark.data.source import SourceIndex
+from benchmark.data.sources import register_source
 from benchmark.errors import DataFormatError, DatasetNotFoundError
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 
 
+@register_source("class_folders")
 def index_class_folders(root: Path, source: dict[str, Any], labels: list[str], problem: str) -> SourceIndex:
     folder = source["folder"]
     how = source.get("how_to_get", "obtain the dataset from its publisher")
