@@ -26,7 +26,11 @@ class EvalInputs:
     labels: tuple[str, ...]
     y_true: np.ndarray  # (n, K) float, NaN = unknown
     y_score: np.ndarray  # (n, K) probabilities
-    threshold: float = 0.5
+    thresholds: tuple[float, ...] | None = None  # one per label (binary, multilabel); default 0.5
+    subsets: dict[str, tuple[str, ...]] | None = None  # named label subsets for extra macro averages
+
+    def threshold(self, k: int) -> float:
+        return 0.5 if self.thresholds is None else float(self.thresholds[k])
 
     @property
     def true_class(self) -> np.ndarray:
@@ -77,18 +81,35 @@ def _confusion(inputs: EvalInputs, w: np.ndarray) -> tuple[np.ndarray, tuple[str
     """Per-resample confusion matrices and the class names of their rows."""
     if inputs.problem == "binary":
         true = (inputs.y_true[:, 0] == 1).astype(int)
-        pred = (inputs.y_score[:, 0] >= inputs.threshold).astype(int)
+        pred = (inputs.y_score[:, 0] >= inputs.threshold(0)).astype(int)
         return weighted_confusion(true, pred, 2, w), ("negative", inputs.labels[0])
     return weighted_confusion(inputs.true_class, inputs.predicted_class, len(inputs.labels), w), inputs.labels
 
 
+def _multilabel_counts(inputs: EvalInputs, w: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(tp, fp, fn, tn), each (B, K): every label scored at its own threshold, NaN labels masked."""
+    known = ~np.isnan(inputs.y_true)
+    positive = known & (np.nan_to_num(inputs.y_true) == 1)
+    thresholds = np.array([inputs.threshold(k) for k in range(len(inputs.labels))])
+    predicted = inputs.y_score >= thresholds
+    return tuple(
+        w @ (known & mask).astype(w.dtype)
+        for mask in (positive & predicted, ~positive & predicted, positive & ~predicted, ~positive & ~predicted)
+    )
+
+
 def _per_class_rates(inputs: EvalInputs, w: np.ndarray) -> dict[str, np.ndarray]:
-    cm, _ = _confusion(inputs, w)
-    total = cm.sum(axis=(1, 2))[:, None]
-    tp = np.diagonal(cm, axis1=1, axis2=2)
-    actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
-    fp, fn = predicted - tp, actual - tp
-    tn = total - tp - fp - fn
+    if inputs.problem == "multilabel":
+        tp, fp, fn, tn = _multilabel_counts(inputs, w)
+        total = (tp + fp + fn + tn)[:, :1]
+    else:
+        cm, _ = _confusion(inputs, w)
+        total = cm.sum(axis=(1, 2))[:, None]
+        tp = np.diagonal(cm, axis1=1, axis2=2)
+        actual, predicted = cm.sum(axis=2), cm.sum(axis=1)
+        fp, fn = predicted - tp, actual - tp
+        tn = total - tp - fp - fn
+    predicted, actual = tp + fp, tp + fn
     precision, recall = _ratio(tp, predicted), _ratio(tp, actual)
     return {
         "sensitivity": recall,
@@ -128,9 +149,11 @@ def _auroc(inputs: EvalInputs, w: np.ndarray) -> Values:
         [weighted_auroc(inputs.y_true[:, k], inputs.y_score[:, k], w) for k in range(len(inputs.labels))], axis=1
     )
     out = {f"auroc/{name}": per_label[:, k] for k, name in enumerate(inputs.labels)}
-    with np.errstate(invalid="ignore"):
-        # Mean over labels; a resample where any label is undefined is itself undefined.
-        out["auroc"] = per_label.mean(axis=1)
+    # Means over labels; a resample where any label is undefined is itself undefined.
+    out["auroc"] = per_label.mean(axis=1)
+    for subset, names in (inputs.subsets or {}).items():
+        columns = [inputs.labels.index(name) for name in names]
+        out[f"auroc[{subset}]"] = per_label[:, columns].mean(axis=1)
     return out
 
 

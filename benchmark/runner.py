@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from benchmark.data.download import file_digest
-from benchmark.inference import predict
+from benchmark.inference import predict, prediction_arrays
 from benchmark.models import MODELS, ModelInputs, ModelSpec
 from benchmark.provenance import git_commit, hardware, package_versions
 from benchmark.store import (
@@ -23,11 +23,13 @@ from benchmark.store import (
     PREDICTIONS_FILE,
     RECORD_FILE,
     SCHEMA_VERSION,
+    VAL_PREDICTIONS_FILE,
     ResultsDir,
     discard,
     write_json,
 )
 from benchmark.tasks import TASKS, Task
+from benchmark.thresholds import choose_thresholds
 from benchmark.training import BatchHook, default_device, fit, num_outputs
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,13 @@ def run_benchmark(request: RunRequest) -> Path:
     )
 
     eval_started = time.perf_counter()
-    predictions = predict(model, test, recipe, task.problem, task.labels, device)
-    evaluation = task.evaluate(predictions)
+    val_predictions = predict(model, val, recipe, task.problem, task.labels, device)
+    thresholds = None
+    if task.tunes_threshold:
+        y_val, score_val = prediction_arrays(val_predictions, task.labels)
+        thresholds = choose_thresholds(str(task.threshold), y_val, score_val, recipe.target_sensitivity)
+    predictions = data.with_metadata(predict(model, test, recipe, task.problem, task.labels, device))
+    evaluation = task.evaluate(predictions, thresholds)
     eval_seconds = time.perf_counter() - eval_started
 
     created = datetime.now(timezone.utc)
@@ -100,6 +107,7 @@ def run_benchmark(request: RunRequest) -> Path:
     staging = results.staging_dir(run_id)
     try:
         predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
         torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
         record = {
             "schema_version": SCHEMA_VERSION,
@@ -112,6 +120,7 @@ def run_benchmark(request: RunRequest) -> Path:
                 "version": task.version,
                 "hash": task.task_hash,
                 "split_sha256": data.split_hash,
+                "patients": data.patient_counts(),
                 "primary_metric": task.primary_metric,
                 "problem": task.problem,
                 "labels": list(task.labels),
@@ -140,6 +149,7 @@ def run_benchmark(request: RunRequest) -> Path:
             },
             "files": {
                 PREDICTIONS_FILE: file_digest(staging / PREDICTIONS_FILE, "sha256"),
+                VAL_PREDICTIONS_FILE: file_digest(staging / VAL_PREDICTIONS_FILE, "sha256"),
                 CHECKPOINT_FILE: file_digest(staging / CHECKPOINT_FILE, "sha256"),
             },
             "versions": package_versions(),

@@ -20,6 +20,7 @@ from benchmark.errors import RunNotFoundError
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 PREDICTIONS_FILE = "predictions.parquet"
+VAL_PREDICTIONS_FILE = "val_predictions.parquet"  # what thresholds were chosen on
 CHECKPOINT_FILE = "best_model.pt"
 WORK_DIR = ".work"
 

@@ -6,7 +6,7 @@ import hashlib
 import importlib.resources
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,13 @@ from benchmark.data.prepared import PreparedSplit, prepare_split
 from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
 from benchmark.data.sources import SOURCES
-from benchmark.data.split import SplitReport, apply_split_rule, split_counts, split_sha256
+from benchmark.data.split import SplitReport, apply_split_rule, patient_counts, split_counts, split_sha256
 from benchmark.errors import ConfigError, DataFormatError, SplitMismatchError
 from benchmark.inference import prediction_arrays
 from benchmark.metrics import METRICS, EvalInputs, compute_metrics, confusion_matrix
 from benchmark.registry import Registry
 from benchmark.stats import percentile_intervals
+from benchmark.thresholds import RULES
 
 PROBLEMS = ("binary", "multiclass", "multilabel")
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
@@ -40,7 +41,7 @@ _REQUIRED = {
     "metrics",
     "primary_metric",
 }
-_OPTIONAL = {"class_names", "bootstrap", "citation", "threshold"}
+_OPTIONAL = {"class_names", "bootstrap", "citation", "threshold", "metadata", "macro_subsets", "expected_patients"}
 _PROSE = {"description", "citation"}  # editing these does not change what a result means
 
 
@@ -61,12 +62,17 @@ class Task:
     class_names: tuple[str, ...] = ()
     bootstrap: dict[str, int] | None = None
     citation: str = ""
-    threshold: float = 0.5
+    threshold: float | str = 0.5  # a number, or a rule applied to validation predictions
+    metadata: tuple[str, ...] = ()  # per-image columns kept for subgroup analysis (age, sex, view)
+    macro_subsets: dict[str, tuple[str, ...]] | None = None  # extra macro AUROCs over label subsets
+    expected_patients: dict[str, int] | None = None
 
     @property
     def task_hash(self) -> str:
         """sha256 of the spec (split hash included, prose excluded): results with different hashes never mix."""
-        spec = {k: v for k, v in asdict(self).items() if k not in _PROSE}
+        defaults = {f.name: f.default for f in fields(self)}
+        # Optional fields at their defaults are left out, so adding a field keeps old hashes.
+        spec = {k: v for k, v in asdict(self).items() if k not in _PROSE and v != defaults[k]}
         canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -78,8 +84,16 @@ class Task:
     def bootstrap_seed(self) -> int:
         return int((self.bootstrap or {}).get("seed", 0))
 
+    @property
+    def tunes_threshold(self) -> bool:
+        return isinstance(self.threshold, str)
+
     def evaluate(
-        self, predictions: pd.DataFrame, n_resamples: int | None = None, seed: int | None = None
+        self,
+        predictions: pd.DataFrame,
+        thresholds: list[float] | None = None,
+        n_resamples: int | None = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """The task's metrics on a Predictions table, each with a 95% bootstrap CI over test images.
 
@@ -87,7 +101,11 @@ class Task:
         images does not narrow the interval.
         """
         y_true, y_score = prediction_arrays(predictions, self.labels)
-        inputs = EvalInputs(self.problem, self.labels, y_true, y_score, self.threshold)
+        if thresholds is None:
+            if self.tunes_threshold:
+                raise ConfigError(f"task {self.name} chooses thresholds on validation ({self.threshold}); pass them")
+            thresholds = [float(self.threshold)] * len(self.labels)
+        inputs = EvalInputs(self.problem, self.labels, y_true, y_score, tuple(thresholds), self.macro_subsets)
         clusters = predictions["patient_id"].to_numpy()
         by_patient = len(set(clusters)) < len(clusters)
         settings = {
@@ -104,7 +122,11 @@ class Task:
             seed=settings["seed"],
             clusters=clusters if by_patient else None,
         )
-        result: dict[str, Any] = {"metrics": {k: v.to_dict() for k, v in intervals.items()}, "bootstrap": settings}
+        result: dict[str, Any] = {
+            "metrics": {k: v.to_dict() for k, v in intervals.items()},
+            "bootstrap": settings,
+            "thresholds": dict(zip(self.labels, thresholds, strict=True)),
+        }
         if self.problem != "multilabel":
             matrix, names = confusion_matrix(inputs)
             result["confusion_matrix"] = {"labels": list(names), "matrix": matrix}
@@ -117,13 +139,17 @@ class Task:
         index = adapter(root, self.source, list(self.labels), self.problem)
         frame, report = apply_split_rule(index.frame, self.split, list(self.labels))
         actual = split_sha256(frame)
-        if verify and (actual != self.split_sha256 or report.counts != self.expected_counts):
+        patients = patient_counts(frame)
+        wrong_patients = self.expected_patients is not None and patients != self.expected_patients
+        if verify and (actual != self.split_sha256 or report.counts != self.expected_counts or wrong_patients):
             raise SplitMismatchError(
                 f"the data under {root} does not give task {self.name!r}'s pinned split:\n"
                 f"  pinned split sha256   {self.split_sha256}\n"
                 f"  computed split sha256 {actual}\n"
                 f"  expected counts {self.expected_counts}\n"
                 f"  found counts    {report.counts}\n"
+                f"  expected patients {self.expected_patients}\n"
+                f"  found patients    {patients}\n"
                 "The data root holds other or modified files; use the dataset exactly as distributed."
             )
         return TaskData(self, root, index, frame, report, actual)
@@ -148,6 +174,16 @@ class TaskData:
 
     def counts(self) -> dict[str, int]:
         return split_counts(self.frame)
+
+    def patient_counts(self) -> dict[str, int]:
+        return patient_counts(self.frame)
+
+    def with_metadata(self, predictions: pd.DataFrame) -> pd.DataFrame:
+        """``predictions`` with the task's metadata columns (age, sex, view...) joined by image id."""
+        if not self.task.metadata:
+            return predictions
+        columns = self.frame[["image_id", *self.task.metadata]]
+        return predictions.merge(columns, on="image_id", how="left", validate="one_to_one")
 
 
 def tasks_dir() -> Path:
@@ -175,11 +211,20 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
     if spec["problem"] == "binary" and len(spec["labels"]) != 1:
         raise ConfigError(f"{origin}: a binary task has exactly one label (the positive class)")
     for metric in spec["metrics"]:
-        METRICS.get(metric)
+        if spec["problem"] not in METRICS.get(metric).problems:
+            raise ConfigError(f"{origin}: metric {metric!r} does not apply to a {spec['problem']} task")
+    threshold = spec.get("threshold", 0.5)
+    if isinstance(threshold, str) and threshold not in RULES:
+        raise ConfigError(f"{origin}: threshold must be a number or one of {RULES}, got {threshold!r}")
+    for subset, names in (spec.get("macro_subsets") or {}).items():
+        if unknown := sorted(set(names) - set(spec["labels"])):
+            raise ConfigError(f"{origin}: macro_subsets.{subset} names unknown labels {unknown}")
     values = dict(spec)
-    for key in ("labels", "metrics", "class_names"):
+    for key in ("labels", "metrics", "class_names", "metadata"):
         if key in values:
             values[key] = tuple(values[key])
+    if values.get("macro_subsets"):
+        values["macro_subsets"] = {k: tuple(v) for k, v in values["macro_subsets"].items()}
     return Task(**values)
 
 

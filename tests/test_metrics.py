@@ -14,7 +14,7 @@ def _binary(n=300, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n).astype(float)
     score = np.round(np.clip(0.35 * y + rng.normal(0.4, 0.25, n), 0, 1), 2)  # rounding makes ties
-    return EvalInputs("binary", ("pneumonia",), y[:, None], score[:, None], threshold=0.5)
+    return EvalInputs("binary", ("pneumonia",), y[:, None], score[:, None], thresholds=(0.5,))
 
 
 def _multiclass(n=300, k=3, seed=1):
@@ -135,3 +135,28 @@ def test_cluster_bootstrap_draws_whole_patients():
     assert np.all(weights[:, 4] == weights[:, 5])
     # three patients drawn per resample
     assert np.all(weights[:, [0, 3, 4]].sum(axis=1) == 3)
+
+
+def test_multilabel_metrics_per_label_thresholds_and_nan_masking():
+    rng = np.random.default_rng(9)
+    n, labels = 400, ("a", "b", "c", "none")
+    y = (rng.random((n, 4)) < [0.3, 0.2, 0.5, 0.4]).astype(float)
+    score = np.clip(0.3 * y + rng.random((n, 4)) * 0.7, 0, 1)
+    y[rng.random((n, 4)) < 0.1] = np.nan  # unknown labels
+    thresholds = (0.4, 0.5, 0.6, 0.45)
+    inputs = EvalInputs("multilabel", labels, y, score, thresholds, {"findings": ("a", "b", "c")})
+    names = ("auroc", "sensitivity", "specificity", "precision", "f1")
+    got = {k: v[0] for k, v in compute_metrics(inputs, names, np.ones((1, n))).items()}
+    per_label_auc = []
+    for k, name in enumerate(labels):
+        known = ~np.isnan(y[:, k])
+        yk, pk = y[known, k], score[known, k] >= thresholds[k]
+        per_label_auc.append(skm.roc_auc_score(yk, score[known, k]))
+        assert got[f"auroc/{name}"] == pytest.approx(per_label_auc[-1])
+        assert got[f"sensitivity/{name}"] == pytest.approx(skm.recall_score(yk, pk))
+        assert got[f"specificity/{name}"] == pytest.approx(skm.recall_score(yk, pk, pos_label=0))
+        assert got[f"precision/{name}"] == pytest.approx(skm.precision_score(yk, pk))
+        assert got[f"f1/{name}"] == pytest.approx(skm.f1_score(yk, pk))
+    assert got["auroc"] == pytest.approx(np.mean(per_label_auc))
+    assert got["auroc[findings]"] == pytest.approx(np.mean(per_label_auc[:3]))
+    assert got["f1"] == pytest.approx(np.mean([got[f"f1/{name}"] for name in labels]))

@@ -46,6 +46,10 @@ def split_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {s: int((frame["split"] == s).sum()) for s in SPLITS}
 
 
+def patient_counts(frame: pd.DataFrame) -> dict[str, int]:
+    return {s: int(frame.loc[frame["split"] == s, "patient_id"].nunique()) for s in SPLITS}
+
+
 def apply_split_rule(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str]) -> tuple[pd.DataFrame, SplitReport]:
     """Assign ``split`` to every row by ``rule`` and drop cross-split duplicates."""
     frame = frame.copy()
