@@ -67,3 +67,13 @@ def test_unhashed_images_are_never_taken_for_duplicates():
 def test_split_hash_is_sha256_of_sorted_listing():
     frame = pd.DataFrame({"image_id": ["b", "a"], "split": ["test", "train"]})
     assert split_sha256(frame) == hashlib.sha256(b"a\ttrain\nb\ttest\n").hexdigest()
+
+
+def test_stratified_random_split_60_20_20_by_patient():
+    frame = _frame(300, 2).assign(official_split="")
+    rule = {"rule": "stratified_random", "fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 3}
+    out, report = apply_split_rule(frame, rule, ["y"])
+    assert out.groupby("patient_id")["split"].nunique().max() == 1
+    for split, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
+        assert abs(report.counts[split] / len(out) - share) < 0.02
+        assert abs(out.loc[out.split == split, "y"].mean() - out.y.mean()) < 0.05

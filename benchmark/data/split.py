@@ -61,8 +61,12 @@ def apply_split_rule(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str
         frame["split"] = frame["official_split"]
         frame, removed = _drop_cross_split_duplicates(frame)
         frame = _carve_validation(frame, rule, labels)
+    elif kind == "stratified_random":
+        frame["split"] = "train"
+        frame = _random_split(frame, rule, labels)
+        frame, removed = _drop_cross_split_duplicates(frame)
     else:
-        raise ConfigError(f"unknown split rule {kind!r}; known: official, carve_val_from_train")
+        raise ConfigError(f"unknown split rule {kind!r}; known: official, carve_val_from_train, stratified_random")
     frame = frame.sort_values("image_id", kind="stable").reset_index(drop=True)
     report = SplitReport(split_counts(frame), removed, _within_split_duplicates(frame))
     return frame, report
@@ -107,6 +111,27 @@ def _carve_validation(frame: pd.DataFrame, rule: dict[str, Any], labels: list[st
     )
     _, val_positions = next(folds.split(np.zeros(len(train)), strata, groups))
     frame.loc[train.index[val_positions], "split"] = "val"
+    return frame
+
+
+def _random_split(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str]) -> pd.DataFrame:
+    """Seeded, stratified, patient-grouped train/val/test split of a dataset that has none.
+
+    ``fractions`` such as {train: 0.6, val: 0.2, test: 0.2} must be multiples of one fold
+    (1 / round(1 / smallest fraction)); folds come from StratifiedGroupKFold.
+    """
+    fractions = rule["fractions"]
+    n_folds = round(1 / min(fractions["val"], fractions["test"]))
+    n_val, n_test = round(fractions["val"] * n_folds), round(fractions["test"] * n_folds)
+    content = _content_key(frame)
+    groups = content.map(_first_patient_by_content(frame, content)).to_numpy()
+    strata = _strata(frame[labels].to_numpy())
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=int(rule["seed"]))
+    for fold, (_, positions) in enumerate(folds.split(np.zeros(len(frame)), strata, groups)):
+        if fold < n_test:
+            frame.iloc[positions, frame.columns.get_loc("split")] = "test"
+        elif fold < n_test + n_val:
+            frame.iloc[positions, frame.columns.get_loc("split")] = "val"
     return frame
 
 
