@@ -163,7 +163,7 @@ for _metric in (
     Metric("accuracy", _accuracy, ("binary", "multiclass")),
     Metric("balanced_accuracy", _balanced_accuracy, ("binary", "multiclass")),
     *(
-        Metric(key, _rate_metric(key), ("binary", "multiclass"))
+        Metric(key, _rate_metric(key), ("binary", "multiclass", "multilabel"))
         for key in ("sensitivity", "specificity", "precision", "f1")
     ),
 ):

@@ -7,11 +7,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.errors import DataFormatError
+from benchmark.errors import DataFormatError, DatasetNotFoundError
 
 
 def read_image(path: Path) -> Image.Image:
-    """Open and fully decode ``path``; a truncated or non-image file raises DataFormatError."""
+    """Open and fully decode ``path``; a missing file raises DatasetNotFoundError, a truncated
+    or non-image file DataFormatError."""
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"image {path} is listed by the dataset's metadata but missing; "
+            "restore it from the original download (the data root is incomplete)"
+        )
     try:
         with Image.open(path) as image:
             image.load()

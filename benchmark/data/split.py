@@ -27,12 +27,14 @@ class SplitReport:
     counts: dict[str, int]
     removed_duplicates: list[dict[str, str]] = field(default_factory=list)
     within_split_duplicates: list[dict[str, str]] = field(default_factory=list)
+    kept_cross_split_duplicates: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts,
             "removed_cross_split_duplicates": self.removed_duplicates,
             "within_split_duplicates": self.within_split_duplicates,
+            "kept_cross_split_duplicates": self.kept_cross_split_duplicates,
         }
 
 
@@ -54,7 +56,14 @@ def apply_split_rule(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str
     """Assign ``split`` to every row by ``rule`` and drop cross-split duplicates."""
     frame = frame.copy()
     kind = rule["rule"]
-    if kind == "official":
+    kept: list[dict[str, str]] = []
+    if kind == "official" and rule.get("keep_cross_split_duplicates", False):
+        # The publisher's split is used as published (its counts are the ones papers report);
+        # cross-split duplicates are still found and listed.
+        frame["split"] = frame["official_split"]
+        _, kept = _drop_cross_split_duplicates(frame)
+        removed = []
+    elif kind == "official":
         frame["split"] = frame["official_split"]
         frame, removed = _drop_cross_split_duplicates(frame)
     elif kind == "carve_val_from_train":
@@ -68,7 +77,7 @@ def apply_split_rule(frame: pd.DataFrame, rule: dict[str, Any], labels: list[str
     else:
         raise ConfigError(f"unknown split rule {kind!r}; known: official, carve_val_from_train, stratified_random")
     frame = frame.sort_values("image_id", kind="stable").reset_index(drop=True)
-    report = SplitReport(split_counts(frame), removed, _within_split_duplicates(frame))
+    report = SplitReport(split_counts(frame), removed, _within_split_duplicates(frame), kept)
     return frame, report
 
 
@@ -152,10 +161,10 @@ def _first_patient_by_content(train: pd.DataFrame, content: pd.Series) -> dict[s
 
 
 def _within_split_duplicates(frame: pd.DataFrame) -> list[dict[str, str]]:
-    content = _content_key(frame)
-    dup = frame.assign(_content=content)[content.duplicated(keep=False)].sort_values("image_id")
+    keyed = frame.assign(_content=_content_key(frame))
+    dup = keyed[keyed.duplicated(["_content", "split"], keep=False)].sort_values("image_id")
     out = []
-    for _, members in dup.groupby("_content", sort=False):
+    for _, members in dup.groupby(["_content", "split"], sort=False):
         ids = members["image_id"].tolist()
         out.append({"split": members["split"].iloc[0], "image_ids": ", ".join(ids)})
     return sorted(out, key=lambda d: d["image_ids"])

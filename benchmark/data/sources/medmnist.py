@@ -27,14 +27,18 @@ def _how_to_get(source: dict[str, Any]) -> str:
     )
 
 
+def _filename(source: dict[str, Any]) -> str:
+    return source.get("filename", f"{source['flag']}.npz")
+
+
 def medmnist_path(root: Path, source: dict[str, Any]) -> Path:
-    filename = f"{source['flag']}.npz"
+    filename = _filename(source)
     return find_dataset_dir(root, filename, source["flag"], _how_to_get(source)) / filename
 
 
 def download_medmnist(root: Path, source: dict[str, Any]) -> Path:
     """Download the task's npz into ``root/<flag>/`` and verify MedMNIST's md5."""
-    destination = root / source["flag"] / f"{source['flag']}.npz"
+    destination = root / source["flag"] / _filename(source)
     if destination.exists() and file_digest(destination) == source["md5"]:
         return destination
     return download_url(source["url"], destination, source["md5"])
@@ -42,8 +46,16 @@ def download_medmnist(root: Path, source: dict[str, Any]) -> Path:
 
 @register_source("medmnist")
 def index_medmnist(root: Path, source: dict[str, Any], labels: list[str], problem: str) -> SourceIndex:
+    """Image ids are ``<flag>-<content digest>`` (``ids: content``, survives re-packing) or
+    ``<flag>-<split>-<index>`` (``ids: index``, valid only for the published file, so its md5 must match)."""
     path = medmnist_path(root, source)
     md5 = file_digest(path)
+    by_index = source.get("ids", "content") == "index"
+    if by_index and md5 != source["md5"]:
+        raise DataFormatError(
+            f"{path} has md5 {md5}, not MedMNIST's published {source['md5']}; this task identifies images by "
+            f"their position in the published file, so only that file will do: {_how_to_get(source)}"
+        )
     if md5 != source["md5"]:
         # A re-packed copy (same images, other order) is legitimate; the pinned split hash,
         # computed from image content, decides whether the data is the right data.
@@ -71,11 +83,13 @@ def index_medmnist(root: Path, source: dict[str, Any], labels: list[str], proble
         _check_labels(path, split, split_labels, labels, problem)
         for position, (image, label) in enumerate(zip(split_images, split_labels, strict=True)):
             content = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-            # Ids come from content, so a re-ordered copy of the file yields the same ids.
-            key = hashlib.sha256(content.encode() + label.tobytes()).hexdigest()[:16]
-            count = seen.get(key, 0)
-            seen[key] = count + 1
-            image_id = f"{source['flag']}-{key}" + (f"-{count}" if count else "")
+            if by_index:
+                image_id = f"{source['flag']}-{split}-{position:06d}"
+            else:  # content ids: a re-ordered copy of the file yields the same ids
+                key = hashlib.sha256(content.encode() + label.tobytes()).hexdigest()[:16]
+                count = seen.get(key, 0)
+                seen[key] = count + 1
+                image_id = f"{source['flag']}-{key}" + (f"-{count}" if count else "")
             row = {
                 "image_id": image_id,
                 "patient_id": image_id,
