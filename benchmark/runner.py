@@ -48,6 +48,7 @@ class RunRequest:
     resume: bool = False
     device: torch.device | None = None
     on_batch: BatchHook | None = None
+    skip_corrupt: bool = False
 
 
 def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) -> str:
@@ -66,7 +67,7 @@ def run_benchmark(request: RunRequest) -> Path:
     size = recipe.image_size or task.native_image_size
 
     data = task.load_data(request.data_root)
-    train, val, test = (data.prepare(s, size, recipe.in_chans) for s in ("train", "val", "test"))
+    train, val, test = (data.prepare(s, size, request.skip_corrupt) for s in ("train", "val", "test"))
     data_seconds = time.perf_counter() - started
 
     inputs = ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from benchmark.data.cache import open_or_prepare
 from benchmark.data.prepared import PreparedSplit, prepare_split
 from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
@@ -164,9 +165,12 @@ class TaskData:
     report: SplitReport
     split_hash: str
 
-    def prepare(self, split: str, size: int, channels: int) -> PreparedSplit:
+    def prepare(self, split: str, size: int, skip_corrupt: bool = False) -> PreparedSplit:
+        """One split at ``size`` px from the prepared cache (built on first use)."""
+        cache = open_or_prepare(self, size, skip_corrupt=skip_corrupt)
+        self.report.skipped_unreadable = cache.skipped
         rows = self.frame[self.frame["split"] == split]
-        return prepare_split(self.index, rows, list(self.task.labels), size, channels)
+        return prepare_split(cache, rows, list(self.task.labels))
 
     def class_counts(self, split: str) -> list[float]:
         rows = self.frame[self.frame["split"] == split]

@@ -81,6 +81,8 @@ def to_probabilities(logits: torch.Tensor, recipe: Recipe, problem: str) -> torc
 
 def normalise(images: torch.Tensor, recipe: Recipe, device: torch.device) -> torch.Tensor:
     x = images.to(device, non_blocking=True).float().div_(255.0)
+    if x.shape[1] == 1 and recipe.in_chans > 1:  # the cache is grayscale; RGB models see it replicated
+        x = x.expand(-1, recipe.in_chans, -1, -1)
     mean = torch.tensor(recipe.normalize_mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(recipe.normalize_std, device=device).view(1, -1, 1, 1)
     x = (x - mean) / std

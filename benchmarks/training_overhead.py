@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def head(split: PreparedSplit, n: int | None) -> PreparedSplit:
     if n is None or n >= len(split):
         return split
-    return PreparedSplit(split.image_ids[:n], split.patient_ids[:n], split.images[:n], split.targets[:n])
+    return PreparedSplit(split.image_ids[:n], split.patient_ids[:n], split.images, split.rows[:n], split.targets[:n])
 
 
 def build(spec: ModelSpec, inputs: ModelInputs, recipe: Recipe, seed: int) -> nn.Module:
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 
     loading = time.perf_counter()
     data = task.load_data(args.data_root)
-    train = head(data.prepare("train", size, recipe.in_chans), args.limit_train)
-    val = data.prepare("val", size, recipe.in_chans)
+    train = head(data.prepare("train", size), args.limit_train)
+    val = data.prepare("val", size)
     inputs = ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size)
     n_batches = -(-len(train) // recipe.batch_size)
     print(

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from benchmark.data.cache import CACHE_ENV
 from benchmark.data.split import apply_split_rule, split_sha256
 from benchmark.tasks import TASKS, Task, task_from_dict
 from tests.data.covid_kaggle.make import make_covid_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prepared caches of the test session go to a temporary folder, never the user's."""
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""Decoded, resized images of one split as a uint8 tensor, ready for batching.
+"""One split of a task, ready for batching: rows of the prepared cache plus targets.
 
-The whole split is decoded once at the recipe's size and kept in memory; batches are
-then tensor slices, so the training loop spends its time in the model, not in Python.
+Batches are tensor slices of the memory-mapped cache, so the training loop spends its
+time in the model, not in Python or image decoding.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.data.images import to_array
-from benchmark.data.source import SourceIndex
+from benchmark.data.cache import PreparedCache
 
 
 @dataclass
 class PreparedSplit:
     image_ids: list[str]
     patient_ids: list[str]
-    images: torch.Tensor  # uint8 (N, C, H, W)
+    images: torch.Tensor  # uint8 (M, H, W): the cache's images (or any array holding this split's rows)
+    rows: torch.Tensor  # int64 (N,): row of each image of the split in ``images``
     targets: torch.Tensor  # float32 (N, K), NaN = unknown
 
     def __len__(self) -> int:
@@ -30,22 +30,23 @@ class PreparedSplit:
     def batches(
         self, batch_size: int, generator: torch.Generator | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Mini-batches in order, or shuffled by ``generator`` when given."""
+        """(images (B, 1, H, W) uint8, targets) in order, or shuffled by ``generator`` when given."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
-            yield self.images[index], self.targets[index]
+            yield self.images[self.rows[index]].unsqueeze(1), self.targets[index]
 
 
-def prepare_split(
-    index: SourceIndex, frame: pd.DataFrame, labels: list[str], size: int, channels: int
-) -> PreparedSplit:
-    arrays = [to_array(index.load(row), size, channels) for _, row in frame.iterrows()]
-    images = np.stack(arrays) if arrays else np.zeros((0, channels, size, size), np.uint8)
+def prepare_split(cache: PreparedCache, frame: pd.DataFrame, labels: list[str]) -> PreparedSplit:
+    """The rows of ``frame`` (one split) that the cache holds; skipped (unreadable) images are left out."""
+    skipped = {s["image_id"] for s in cache.skipped}
+    frame = frame[~frame["image_id"].isin(skipped)]
+    rows = frame["image_id"].map(cache.rows)
     return PreparedSplit(
         image_ids=frame["image_id"].tolist(),
-        patient_ids=frame["patient_id"].tolist(),
-        images=torch.from_numpy(images),
+        patient_ids=frame["patient_id"].astype(str).tolist(),
+        images=torch.from_numpy(cache.images),
+        rows=torch.tensor(rows.to_numpy(dtype=np.int64)),
         targets=torch.tensor(frame[labels].to_numpy(dtype=np.float32)),
     )

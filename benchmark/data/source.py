@@ -18,8 +18,10 @@ class SourceIndex:
 
     ``frame`` has the columns in INDEX_COLUMNS plus one float column per task label
     (NaN = unknown); ``official_split`` is the publisher's split or "" where there is none.
-    ``load(row)`` decodes the image of a row of ``frame``.
+    ``load(row)`` decodes the image of a row of ``frame``. ``in_memory`` sources (npz files)
+    decode in-process; the others are files at ``location``, decoded in parallel workers.
     """
 
     frame: pd.DataFrame
     load: Callable[[pd.Series], Image.Image]
+    in_memory: bool = False

@@ -28,6 +28,7 @@ class SplitReport:
     removed_duplicates: list[dict[str, str]] = field(default_factory=list)
     within_split_duplicates: list[dict[str, str]] = field(default_factory=list)
     kept_cross_split_duplicates: list[dict[str, str]] = field(default_factory=list)
+    skipped_unreadable: list[dict[str, str]] = field(default_factory=list)  # left out by --skip-corrupt
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class SplitReport:
             "removed_cross_split_duplicates": self.removed_duplicates,
             "within_split_duplicates": self.within_split_duplicates,
             "kept_cross_split_duplicates": self.kept_cross_split_duplicates,
+            "skipped_unreadable": self.skipped_unreadable,
         }
 
 

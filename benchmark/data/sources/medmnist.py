@@ -106,7 +106,7 @@ def index_medmnist(root: Path, source: dict[str, Any], labels: list[str], proble
     def load(row: pd.Series) -> Image.Image:
         return Image.fromarray(images[int(row["array_index"])])
 
-    return SourceIndex(frame=frame, load=load)
+    return SourceIndex(frame=frame, load=load, in_memory=True)
 
 
 def _check_labels(path: Path, split: str, values: np.ndarray, labels: list[str], problem: str) -> None:
