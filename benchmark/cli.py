@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     run.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    run.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
 
     runs = sub.add_parser("runs", help="list recorded runs")
     runs.add_argument("--results", type=Path, default=Path("results"))
@@ -46,6 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     download = data_sub.add_parser("download", help="download a task's published files (MedMNIST tasks)")
     download.add_argument("task")
     download.add_argument("--data-root", required=True, type=Path)
+    check = data_sub.add_parser("check", help="counts, leaks across splits, missing and unreadable files")
+    check.add_argument("task")
+    check.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--workers", type=int, help="decoding processes (default: all cores)")
+    prepare = data_sub.add_parser("prepare", help="decode, grayscale and resize every image once into the cache")
+    prepare.add_argument("task")
+    prepare.add_argument("--size", type=int, help="side in pixels (default: the task's native size)")
+    prepare.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
+    prepare.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out and record them")
+    prepare.add_argument("--workers", type=int, help="decoding processes (default: all cores)")
+    build = data_sub.add_parser("build", help="derive a task's dataset from another one (lung3_64 from nih14)")
+    build.add_argument("task", choices=["lung3_64"])
+    build.add_argument("--from", dest="source_task", required=True, choices=["nih14"])
+    build.add_argument("--data-root", required=True, type=Path, help="folder holding NIH's Data_Entry CSV")
+    build.add_argument("--images", type=Path, help="folder searched for the NIH images (default: --data-root)")
+    build.add_argument("--out", required=True, type=Path, help="npz file to write")
     return parser
 
 

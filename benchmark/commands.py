@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         results=args.results,
         resume=args.resume,
         device=torch.device(args.device) if args.device else None,
+        skip_corrupt=args.skip_corrupt,
     )
     run_dir = run_benchmark(request)
     record = json.loads((run_dir / "record.json").read_text())
@@ -129,6 +130,11 @@ def show(args: argparse.Namespace) -> int:
 
 
 def data(args: argparse.Namespace) -> int:
+    handlers = {"download": data_download, "check": data_check, "prepare": data_prepare, "build": data_build}
+    return handlers[args.data_command](args)
+
+
+def data_download(args: argparse.Namespace) -> int:
     from benchmark.data.sources.medmnist import download_medmnist
     from benchmark.errors import ConfigError
     from benchmark.tasks import TASKS
@@ -138,4 +144,32 @@ def data(args: argparse.Namespace) -> int:
         raise ConfigError(f"task {task.name} has no download: {task.source.get('how_to_get', 'see its task file')}")
     path = download_medmnist(args.data_root, task.source)
     print(f"{path} ok (md5 {task.source['md5']})")
+    return 0
+
+
+def data_check(args: argparse.Namespace) -> int:
+    from benchmark.data.check import check_task_data, format_report
+    from benchmark.tasks import TASKS
+
+    report = check_task_data(TASKS.get(args.task), args.data_root, args.workers)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def data_prepare(args: argparse.Namespace) -> int:
+    from benchmark.data.cache import prepare_cache
+    from benchmark.tasks import TASKS
+
+    task = TASKS.get(args.task)
+    data = task.load_data(args.data_root)
+    cache = prepare_cache(data, args.size or task.native_image_size, args.workers, args.skip_corrupt)
+    print(f"{cache.path}: {len(cache.rows)} images at {cache.size}x{cache.size}, {len(cache.skipped)} skipped")
+    return 0
+
+
+def data_build(args: argparse.Namespace) -> int:
+    from benchmark.data.build_lung64 import build_lung3_64
+
+    out = build_lung3_64(args.data_root, args.images or args.data_root, args.out)
+    print(f"wrote {out}")
     return 0

@@ -1,0 +1,173 @@
+"""``benchmark data check``: what a data root holds for a task, and every leak or defect found.
+
+Counts of images, patients and labels per split; patients found in two splits; images
+byte-identical or near-identical (64-bit difference hashes within 6 bits) across splits; files the
+metadata lists but the root lacks (missing) and files that do not decode (unreadable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from benchmark.data.images import read_image
+from benchmark.data.source import SPLITS
+from benchmark.errors import BenchmarkError
+from benchmark.tasks import Task, TaskData
+
+
+def difference_hash(image: Image.Image) -> str:
+    """64-bit dHash: brightness gradients of a 9x8 thumbnail; survives re-encoding and resizing."""
+    pixels = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (pixels[:, 1:] > pixels[:, :-1]).flatten()
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def _fingerprint_file(location: str) -> tuple[str | None, str | None, str | None]:
+    """(sha256, dhash, error) of one image file."""
+    path = Path(location)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return digest, difference_hash(read_image(path)), None
+    except BenchmarkError as exc:
+        return None, None, str(exc)
+
+
+def check_task_data(task: Task, data_root: str | os.PathLike[str] | None, workers: int | None = None) -> dict[str, Any]:
+    data = task.load_data(data_root, verify=False)
+    frame = data.frame.reset_index(drop=True)
+    fingerprints, missing = _fingerprints(data, frame, workers or os.cpu_count() or 1)
+    frame = frame.assign(sha256=fingerprints["sha256"], dhash=fingerprints["dhash"])
+    byte_identical = _cross_split_groups(frame, "sha256")
+    identical_ids = {image_id for group in byte_identical for image_id in group["image_ids"]}
+    near = [g for g in _near_identical_pairs(frame) if not set(g["image_ids"]) <= identical_ids]
+    patient_splits = frame.groupby("patient_id")["split"].nunique()
+    return {
+        "task": task.name,
+        "task_hash": task.task_hash,
+        "data_root": str(data.root),
+        "split_sha256": data.split_hash,
+        "pinned_split_sha256": task.split_sha256,
+        "split_matches_pin": data.split_hash == task.split_sha256,
+        "images": data.counts(),
+        "patients": data.patient_counts(),
+        "labels": _label_counts(frame, task.labels),
+        "patients_in_two_splits": sorted(patient_splits[patient_splits > 1].index.astype(str)),
+        "removed_cross_split_duplicates": data.report.removed_duplicates,
+        "byte_identical_across_splits": byte_identical,
+        "near_identical_across_splits": near,
+        "missing": missing,
+        "unreadable": [
+            {"image_id": i, "error": e} for i, e in zip(frame["image_id"], fingerprints["error"], strict=True) if e
+        ],
+    }
+
+
+def _fingerprints(data: TaskData, frame: pd.DataFrame, workers: int) -> tuple[pd.DataFrame, list[str]]:
+    """sha256 / dhash / decode error per row, and the image ids whose file is absent."""
+    out = pd.DataFrame({"sha256": None, "dhash": None, "error": None}, index=frame.index, dtype=object)
+    if data.index.in_memory:
+        for position, (_, row) in enumerate(frame.iterrows()):
+            image = data.index.load(row)
+            out.iloc[position] = [row["content_hash"], difference_hash(image), None]
+        return out, []
+    present = frame["location"].map(os.path.isfile)
+    missing = frame.loc[~present, "image_id"].tolist()
+    locations = frame.loc[present, "location"].tolist()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(_fingerprint_file, locations, chunksize=max(1, len(locations) // (workers * 8) or 1)))
+    if results:
+        out.loc[present[present].index] = results
+    return out, missing
+
+
+NEAR_BITS = 6  # dHashes differing in at most this many of 64 bits count as near-identical
+
+
+def _near_identical_pairs(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Cross-split pairs whose dHashes are within NEAR_BITS bits.
+
+    Candidates come from 8 one-byte buckets: two hashes within 7 bits agree on at least one
+    byte (pigeonhole), so no near pair is missed and no all-pairs comparison is needed.
+    """
+    known = frame[frame["dhash"].notna()].reset_index(drop=True)
+    hashes = np.array([int(h, 16) for h in known["dhash"]], dtype=np.uint64)
+    pairs: set[tuple[int, int]] = set()
+    for block in range(8):
+        keys = (hashes >> np.uint64(8 * block)) & np.uint64(0xFF)
+        for members in pd.Series(np.arange(len(hashes))).groupby(keys).groups.values():
+            members = np.asarray(members)
+            if len(members) < 2:
+                continue
+            a, b = np.triu_indices(len(members), k=1)
+            left, right = members[a], members[b]
+            distance = np.array([bin(int(x)).count("1") for x in hashes[left] ^ hashes[right]])
+            close = (distance <= NEAR_BITS) & (known["split"].to_numpy()[left] != known["split"].to_numpy()[right])
+            pairs.update(zip(left[close].tolist(), right[close].tolist(), strict=True))
+    groups = []
+    for left, right in pairs:
+        ordered = known.iloc[[left, right]].sort_values("image_id")
+        groups.append({"image_ids": ordered["image_id"].tolist(), "splits": ordered["split"].tolist()})
+    return sorted(groups, key=lambda g: g["image_ids"])
+
+
+def _cross_split_groups(frame: pd.DataFrame, column: str) -> list[dict[str, Any]]:
+    known = frame[frame[column].notna()]
+    groups = []
+    for _, members in known.groupby(column):
+        if members["split"].nunique() > 1:
+            ordered = members.sort_values("image_id")
+            groups.append({"image_ids": ordered["image_id"].tolist(), "splits": ordered["split"].tolist()})
+    return sorted(groups, key=lambda g: g["image_ids"])
+
+
+def _label_counts(frame: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, dict[str, dict[str, int]]]:
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for split in SPLITS:
+        rows = frame[frame["split"] == split]
+        counts[split] = {
+            label: {
+                "positive": int((rows[label] == 1).sum()),
+                "negative": int((rows[label] == 0).sum()),
+                "unknown": int(rows[label].isna().sum()),
+            }
+            for label in labels
+        }
+    return counts
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"task {report['task']} ({report['task_hash'][:12]}) at {report['data_root']}",
+        f"split sha256 {report['split_sha256']} "
+        + (
+            "matches the pin"
+            if report["split_matches_pin"]
+            else f"DOES NOT match the pin {report['pinned_split_sha256']}"
+        ),
+    ]
+    for split in SPLITS:
+        labels = ", ".join(f"{k} {v['positive']}" for k, v in report["labels"][split].items())
+        counts = f"{report['images'][split]:>7} images {report['patients'][split]:>6} patients"
+        lines.append(f"  {split:<5} {counts}; positives {labels}")
+    for key in (
+        "removed_cross_split_duplicates",
+        "patients_in_two_splits",
+        "byte_identical_across_splits",
+        "near_identical_across_splits",
+        "missing",
+        "unreadable",
+    ):
+        items = report[key]
+        lines.append(f"{key.replace('_', ' ')}: {len(items)}")
+        lines.extend(f"  {item}" for item in items[:10])
+        if len(items) > 10:
+            lines.append(f"  ... {len(items) - 10} more (--json lists all)")
+    return "\n".join(lines)
