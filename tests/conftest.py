@@ -33,9 +33,11 @@ def shared_data() -> Path:
 def pinned_copy(task: Task, root: Path, **changes: object) -> Task:
     """``task`` re-pinned to the data under ``root`` (a generated fixture), with ``changes`` applied."""
     spec = {**task.__dict__, **changes}
-    draft = task_from_dict({**spec, "split_sha256": "0" * 64, "expected_counts": {}}, "fixture")
-    data = draft.load_data(root, verify=False)
+    placeholders = {"split_sha256": "0" * 64, "expected_counts": {}, "expected_patients": None}
+    data = task_from_dict({**spec, **placeholders}, "fixture").load_data(root, verify=False)
     spec.update(split_sha256=data.split_hash, expected_counts=data.report.counts)
+    if spec.get("expected_patients") is not None:
+        spec["expected_patients"] = data.patient_counts()
     return task_from_dict(spec, "fixture")
 
 

@@ -9,7 +9,7 @@ import pytest
 from benchmark.errors import ConfigError
 from benchmark.tasks import TASKS, load_task_file, tasks_dir
 
-DATA_ROOTS = {"pneumoniamnist": "", "covid3": "covid19"}
+DATA_ROOTS = {"pneumoniamnist": "", "covid3": "covid19", "pneumonia": "kermany"}
 
 
 def test_every_task_file_validates():

@@ -14,9 +14,9 @@ from benchmark.training import TaskLoss, class_weight_tensor, fit, predict_logit
 def _split(n, seed, k=3):
     g = torch.Generator().manual_seed(seed)
     classes = torch.randint(0, k, (n,), generator=g)
-    images = torch.randint(0, 255, (n, 16, 16), generator=g, dtype=torch.uint8)
+    images = torch.randint(0, 255, (n, 16, 16), generator=g, dtype=torch.uint8).numpy()
     ids = [f"i{i}" for i in range(n)]
-    return PreparedSplit(ids, [f"p{i}" for i in range(n)], images, torch.arange(n), torch.eye(k)[classes])
+    return PreparedSplit(ids, [f"p{i}" for i in range(n)], images, np.arange(n), torch.eye(k)[classes])
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path):

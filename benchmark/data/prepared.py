@@ -20,8 +20,8 @@ from benchmark.data.cache import PreparedCache
 class PreparedSplit:
     image_ids: list[str]
     patient_ids: list[str]
-    images: torch.Tensor  # uint8 (M, H, W): the cache's images (or any array holding this split's rows)
-    rows: torch.Tensor  # int64 (N,): row of each image of the split in ``images``
+    images: np.ndarray  # uint8 (M, H, W): the cache's memory-mapped images (or any array holding the rows)
+    rows: np.ndarray  # int64 (N,): row of each image of the split in ``images``
     targets: torch.Tensor  # float32 (N, K), NaN = unknown
 
     def __len__(self) -> int:
@@ -35,7 +35,8 @@ class PreparedSplit:
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
-            yield self.images[self.rows[index]].unsqueeze(1), self.targets[index]
+            # numpy's row gather from the memory map is ~10x faster than torch fancy indexing
+            yield torch.from_numpy(self.images[self.rows[index.numpy()]]).unsqueeze(1), self.targets[index]
 
 
 def prepare_split(cache: PreparedCache, frame: pd.DataFrame, labels: list[str]) -> PreparedSplit:
@@ -46,7 +47,7 @@ def prepare_split(cache: PreparedCache, frame: pd.DataFrame, labels: list[str]) 
     return PreparedSplit(
         image_ids=frame["image_id"].tolist(),
         patient_ids=frame["patient_id"].astype(str).tolist(),
-        images=torch.from_numpy(cache.images),
-        rows=torch.tensor(rows.to_numpy(dtype=np.int64)),
+        images=cache.images,
+        rows=rows.to_numpy(dtype=np.int64),
         targets=torch.tensor(frame[labels].to_numpy(dtype=np.float32)),
     )
