@@ -77,3 +77,21 @@ def test_stratified_random_split_60_20_20_by_patient():
     for split, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
         assert abs(report.counts[split] / len(out) - share) < 0.02
         assert abs(out.loc[out.split == split, "y"].mean() - out.y.mean()) < 0.05
+
+
+def test_vectorised_fold_search_gives_scikit_learns_folds():
+    from sklearn.model_selection import StratifiedGroupKFold as Reference
+
+    from benchmark.data.split import StratifiedGroupKFold
+
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n = int(rng.integers(50, 400))
+        y = rng.integers(0, int(rng.integers(2, 6)), n)
+        groups = rng.integers(0, max(5, n // 3), n)
+        splits = int(rng.integers(2, 8))
+        ours = [
+            v.tolist() for _, v in StratifiedGroupKFold(splits, shuffle=True, random_state=trial).split(y, y, groups)
+        ]
+        ref = [v.tolist() for _, v in Reference(splits, shuffle=True, random_state=trial).split(y, y, groups)]
+        assert ours == ref

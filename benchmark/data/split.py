@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold as _SklearnStratifiedGroupKFold
 
 from benchmark.data.source import SPLITS
 from benchmark.errors import ConfigError
@@ -38,6 +38,29 @@ class SplitReport:
             "kept_cross_split_duplicates": self.kept_cross_split_duplicates,
             "skipped_unreadable": self.skipped_unreadable,
         }
+
+
+class StratifiedGroupKFold(_SklearnStratifiedGroupKFold):
+    """scikit-learn's StratifiedGroupKFold, same folds, with its per-group fold search vectorised.
+
+    scikit-learn scores the candidate folds of each group one at a time in Python (about 40 s for
+    NIH's 28,008 training patients); here all candidates are scored in one array operation and the
+    choice (lowest spread, ties by np.isclose broken towards the smaller fold) is made as before.
+    """
+
+    def _find_best_fold(self, y_counts_per_fold: np.ndarray, y_cnt: np.ndarray, group_y_counts: np.ndarray) -> int:
+        n = self.n_splits
+        candidates = np.broadcast_to(y_counts_per_fold, (n, *y_counts_per_fold.shape)).copy()
+        candidates[np.arange(n), np.arange(n)] += group_y_counts
+        evals = np.mean(np.std(candidates / y_cnt.reshape(1, 1, -1), axis=1), axis=1)
+        samples = y_counts_per_fold.sum(axis=1)
+        best, min_eval, min_samples = 0, float("inf"), float("inf")
+        for i in range(n):
+            value = float(evals[i])
+            # np.isclose(value, min_eval), which scikit-learn uses, is not symmetric: keep its formula
+            if value < min_eval or (abs(value - min_eval) <= 1e-8 + 1e-5 * abs(min_eval) and samples[i] < min_samples):
+                best, min_eval, min_samples = i, value, samples[i]
+        return best
 
 
 def split_sha256(frame: pd.DataFrame) -> str:
