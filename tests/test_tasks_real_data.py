@@ -85,3 +85,22 @@ def test_task_hash_changes_with_meaning_not_prose():
     assert dataclasses.replace(task, description="reworded").task_hash == task.task_hash
     assert dataclasses.replace(task, threshold=0.4).task_hash != task.task_hash
     assert dataclasses.replace(task, split_sha256="0" * 64).task_hash != task.task_hash
+
+
+@pytest.mark.parametrize(
+    ("task", "wrong_root"),
+    [
+        ("nih14", "kermany"),
+        ("chexpert3", "nih14"),
+        ("pneumonia", "covid19"),
+        ("covid3", "chexpert"),
+        ("pneumoniamnist", "kermany"),
+        ("chestmnist", "nih14"),
+        ("lung3_64", "nih14"),
+    ],
+)
+def test_data_root_of_another_task_is_a_typed_error_naming_what_is_expected(task, wrong_root, shared_data):
+    from benchmark.errors import DatasetNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match="expected"):
+        TASKS.get(task).load_data(shared_data / wrong_root)
