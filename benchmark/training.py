@@ -234,7 +234,7 @@ def fit(
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-                total += float(loss.detach()) * len(images)
+                total += loss.detach() * len(images)  # a tensor: no per-batch synchronisation
                 seen += len(images)
                 if on_batch is not None:
                     on_batch(epoch, batch_index)
@@ -252,7 +252,7 @@ def fit(
                 state.bad_epochs += 1
             row = {
                 "epoch": epoch,
-                "train_loss": total / max(seen, 1),
+                "train_loss": float(total) / max(seen, 1),
                 "lr": lr,
                 "seconds": time.perf_counter() - epoch_start,
             }
@@ -282,8 +282,13 @@ def _payload(
     seed: int,
     stopped: bool,
 ) -> dict[str, Any]:
+    saved_state = copy.copy(state.__dict__)
+    best_is_current = state.best_epoch == state.epoch
+    if best_is_current:  # the best weights are the model's own: do not write them twice
+        saved_state["best_model"] = None
     return {
-        "state": copy.copy(state.__dict__),
+        "best_is_current": best_is_current,
+        "state": saved_state,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -306,6 +311,8 @@ def _restore(
         scheduler.load_state_dict(payload["scheduler"])
     scaler.load_state_dict(payload["scaler"])
     state = _State(**payload["state"])
+    if payload["best_is_current"]:
+        state.best_model = {k: v.clone() for k, v in payload["model"].items()}
     if payload["stopped_early"]:
         state.epoch = recipe.epochs  # nothing left to train
     log.info("resuming from %s after epoch %d", path, state.epoch + 1)
