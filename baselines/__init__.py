@@ -1,3 +1,7 @@
-"""Baseline model families; importing this package registers every one of them."""
+"""Baseline model families, one per module; importing this package registers every one of them."""
 
-from baselines import lotko_cnn, resnet  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

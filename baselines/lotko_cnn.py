@@ -65,6 +65,7 @@ class LotkoCNN(nn.Module):
     "lotko_cnn",
     recipe=LOTKO_RECIPE,
     family="custom_cnn",
+    source_report="000",
     card="Three conv blocks (32/64/128, batch norm, max-pool), two dense layers with batch norm and "
     "dropout 0.3, softmax output; 64x64 grayscale. Seed report 000.",
 )

@@ -39,6 +39,7 @@ def _small_image_stem(model: nn.Module, in_chans: int) -> None:
     "resnet18",
     recipe=MEDMNIST_RECIPE,
     family="resnet",
+    source_report="MedMNIST v2 (Yang et al. 2023)",
     card="ResNet-18 (He et al. 2016) from timm, trained from scratch with MedMNIST v2's protocol.",
 )
 def resnet18(inputs: ModelInputs) -> nn.Module:

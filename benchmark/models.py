@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -15,6 +16,9 @@ from torch import nn
 from benchmark.errors import ConfigError
 from benchmark.recipe import Recipe
 from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    from benchmark.data.prepared import PreparedSplit
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +34,21 @@ class ModelInputs:
     image_size: int
 
 
+Pretrainer = Callable[[nn.Module, "PreparedSplit", Recipe, torch.device, int], None]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered model. ``pretrain(model, train_split, recipe, device, seed)``, when given, runs
+    on the training images before supervised training (e.g. a denoising autoencoder's encoder)."""
+
     name: str
     factory: Callable[[ModelInputs], nn.Module]
     recipe: Recipe
     family: str
     card: str
+    source_report: str = ""
+    pretrain: Pretrainer | None = None
 
     @property
     def source_file(self) -> Path:
@@ -86,12 +98,12 @@ MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, populate=_imp
 
 
 def register_model(
-    name: str, recipe: Recipe, family: str, card: str
+    name: str, recipe: Recipe, family: str, card: str, source_report: str = "", pretrain: Pretrainer | None = None
 ) -> Callable[[Callable[[ModelInputs], nn.Module]], Callable[[ModelInputs], nn.Module]]:
     """Decorator for a factory: registers it under ``name`` with its recipe and card."""
 
     def decorate(factory: Callable[[ModelInputs], nn.Module]) -> Callable[[ModelInputs], nn.Module]:
-        MODELS.register(name, ModelSpec(name, factory, recipe, family, card))
+        MODELS.register(name, ModelSpec(name, factory, recipe, family, card, source_report, pretrain))
         return factory
 
     return decorate

@@ -15,10 +15,12 @@ import yaml
 
 from benchmark.errors import ConfigError
 
-LossName = Literal["auto", "cross_entropy", "bce"]
+LossName = Literal["auto", "cross_entropy", "bce", "focal"]
 OptimizerName = Literal["adam", "adamw", "sgd"]
-ScheduleName = Literal["none", "plateau", "multistep"]
+ScheduleName = Literal["none", "plateau", "multistep", "rampup_exp"]
 SelectOn = Literal["val_loss", "val_auroc"]
+Normalization = Literal["fixed", "samplewise"]
+Fill = Literal["zeros", "reflection"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,11 @@ class Recipe:
 
     image_size: int | None = None
     in_chans: int = 3
+    normalization: Normalization = "fixed"  # fixed mean/std below, or each image centred and scaled by its own
     normalize_mean: tuple[float, ...] = (0.5,)
     normalize_std: tuple[float, ...] = (0.5,)
-    loss: LossName = "auto"
+    loss: LossName = "auto"  # auto: cross-entropy (binary, multiclass) or BCE (multilabel); focal: either, focused
+    focal_gamma: float = 2.0
     class_weights: bool = False
     optimizer: OptimizerName = "adam"
     lr: float = 1e-3
@@ -40,7 +44,32 @@ class Recipe:
     plateau_patience: int = 5
     milestones: tuple[float, ...] = (0.5, 0.75)
     gamma: float = 0.1
+    # rampup_exp (Keras-style, seed report 004): linear lr_start -> lr_max over rampup_epochs, lr_max for
+    # sustain_epochs, then lr_min + (lr_max - lr_min) * exp_decay ** (epochs since the sustain ended)
+    lr_start: float = 1e-5
+    lr_max: float = 1e-4
+    lr_min: float = 1e-6
+    rampup_epochs: int = 5
+    sustain_epochs: int = 0
+    exp_decay: float = 0.8
+    # freeze/unfreeze stages: backbone (all but the classifier) frozen for frozen_epochs (-1: always),
+    # then the last unfreeze_fraction of the backbone's parameters train at finetune_lr decaying to finetune_lr_min
+    frozen_epochs: int = 0
+    unfreeze_fraction: float = 1.0
+    finetune_lr: float | None = None
+    finetune_lr_min: float | None = None
+    # augmentation on training batches (MONAI / torchvision), per image
+    aug_rotation: float = 0.0  # degrees, +-
+    aug_hflip: bool = False
+    aug_vflip: bool = False
+    aug_zoom: float = 0.0  # +- fraction
+    aug_shift_x: float = 0.0  # +- fraction of the width
+    aug_shift_y: float = 0.0  # +- fraction of the height
+    aug_fill: Fill = "zeros"
+    aug_brightness: float = 0.0  # +- fraction
+    aug_contrast: float = 0.0  # +- fraction
     epochs: int = 10
+    steps_per_epoch: int | None = None  # train on only this many batches per epoch (smoke runs)
     batch_size: int = 32
     eval_batch_size: int = 256
     early_stopping_patience: int | None = None
