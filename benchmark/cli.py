@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
     )
+    run.add_argument("--weights", help="local pretrained weights (.safetensors or .pth); default: random init")
     run.add_argument("--results", type=Path, default=Path("results"))
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     run.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")

@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if args.weights is not None:
+        overrides["pretrained_weights"] = args.weights
     request = RunRequest(
         task=args.task,
         model=args.model,

@@ -67,17 +67,45 @@ class ModelSpec:
         return model
 
 
-def load_pretrained(model: nn.Module, path: Path) -> None:
-    """Load a local state dict; tensors whose shape differs (the head) keep their fresh init."""
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a local ``.safetensors`` or ``.pth``/``.pt`` file (never a download)."""
     if not path.is_file():
-        raise ConfigError(f"pretrained weights file {path} does not exist; set pretrained_weights to a local file")
+        raise ConfigError(f"weights file {path} does not exist; --weights takes a local .safetensors or .pth file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def load_pretrained(model: nn.Module, path: Path) -> None:
+    """Load local weights into ``model``. Only the classifier may differ (a new task has other
+    classes: it keeps its fresh init); any other tensor that is missing or has another shape is
+    an error naming the layers, since silently half-loaded weights would invalidate a result."""
+    from benchmark.stages import classifier
+
+    state = read_weights(path)
     own = model.state_dict()
+    # timm checkpoints name backbone tensors without the wrapper prefix some baselines use
+    prefix = max(("", "backbone.", "encoder."), key=lambda p: sum(p + k in own for k in state))
+    state = {prefix + k: v for k, v in state.items()}
+    head_ids = {id(p) for p in classifier(model).parameters()}
+    head_modules = {n.rsplit(".", 1)[0] + "." for n, p in model.named_parameters() if id(p) in head_ids}
+    head = {k for k in own if any(k.startswith(m) for m in head_modules)}  # parameters and buffers
+    mismatched = sorted(k for k in own if k in state and own[k].shape != state[k].shape and k not in head)
+    missing = sorted(k for k in own if k not in state and k not in head)
+    if mismatched or missing:
+        details = [f"{k}: model {tuple(own[k].shape)} vs file {tuple(state[k].shape)}" for k in mismatched[:10]]
+        raise ConfigError(
+            f"weights file {path} does not fit {type(model).__name__}: "
+            + (f"shape mismatch in {len(mismatched)} layer(s): {'; '.join(details)}. " if mismatched else "")
+            + (f"{len(missing)} layer(s) missing from the file: {', '.join(missing[:10])}. " if missing else "")
+            + "Use weights saved from the same architecture (and in_chans)"
+        )
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    skipped = sorted(set(state) - set(usable))
     model.load_state_dict(usable, strict=False)
-    log.info("loaded %d tensors from %s; kept fresh: %s", len(usable), path, skipped or "none")
+    log.info("loaded %d tensors from %s; classifier kept fresh where shapes differ", len(usable), path)
 
 
 def _as_spec(name: str, loaded: object) -> ModelSpec:

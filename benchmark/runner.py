@@ -51,6 +51,13 @@ class RunRequest:
     skip_corrupt: bool = False
 
 
+def weights_record(path: str | None) -> dict[str, str]:
+    """What the model started from: never left implicit."""
+    if not path:
+        return {"init": "random init"}
+    return {"init": "pretrained", "file": str(Path(path).resolve()), "sha256": file_digest(Path(path), "sha256")}
+
+
 def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) -> str:
     """Identity of a run's inputs: the same key means the same training, so it can resume."""
     blob = json.dumps([task_hash, model_hash, recipe, seed], sort_keys=True)
@@ -80,6 +87,8 @@ def run_benchmark(request: RunRequest) -> Path:
     work = results.work_dir(key)
     if not request.resume:
         discard(work)
+    if spec.pretrain is not None and not (request.resume and (work / "checkpoint.pt").exists()):
+        spec.pretrain(model, train, recipe, device, request.seed)
     fitted = fit(
         model,
         recipe,
@@ -136,6 +145,7 @@ def run_benchmark(request: RunRequest) -> Path:
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "input": {"image_size": size, "in_chans": recipe.in_chans},
             },
+            "weights": weights_record(recipe.pretrained_weights),
             "recipe": recipe.to_dict(),
             "overrides": request.overrides,
             "seed": request.seed,

@@ -19,12 +19,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import sigmoid_focal_loss
 from tqdm.auto import tqdm
 
+from benchmark.augment import build_augmenter
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
 from benchmark.metrics import weighted_auroc
 from benchmark.recipe import Recipe
+from benchmark.stages import apply_stage, freeze_batchnorm
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ def default_device() -> torch.device:
 
 
 def uses_cross_entropy(recipe: Recipe, problem: str) -> bool:
-    if recipe.loss == "auto":
+    """Softmax cross-entropy (or its focal form) for binary and multiclass; sigmoid BCE for multilabel."""
+    if recipe.loss in ("auto", "focal"):
         return problem != "multilabel"
     if recipe.loss == "cross_entropy" and problem == "multilabel":
         raise ConfigError("loss cross_entropy does not fit a multilabel task; use bce")
@@ -83,6 +87,9 @@ def normalise(images: torch.Tensor, recipe: Recipe, device: torch.device) -> tor
     x = images.to(device, non_blocking=True).float().div_(255.0)
     if x.shape[1] == 1 and recipe.in_chans > 1:  # the cache is grayscale; RGB models see it replicated
         x = x.expand(-1, recipe.in_chans, -1, -1)
+    if recipe.normalization == "samplewise":  # Keras' samplewise_center + samplewise_std_normalization
+        mean, std = x.mean(dim=(1, 2, 3), keepdim=True), x.std(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) / (std + 1e-6)
     mean = torch.tensor(recipe.normalize_mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(recipe.normalize_std, device=device).view(1, -1, 1, 1)
     x = (x - mean) / std
@@ -107,11 +114,12 @@ def class_weight_tensor(recipe: Recipe, problem: str, targets: torch.Tensor) -> 
 
 
 class TaskLoss:
-    """Cross-entropy or BCE with optional class weights; NaN targets are masked out."""
+    """Cross-entropy or BCE, optionally focal and class-weighted; NaN targets are masked out."""
 
     def __init__(self, recipe: Recipe, problem: str, train_targets: torch.Tensor, device: torch.device) -> None:
         self.problem = problem
         self.cross_entropy = uses_cross_entropy(recipe, problem)
+        self.focal_gamma = recipe.focal_gamma if recipe.loss == "focal" else None
         weight = class_weight_tensor(recipe, problem, train_targets)
         self.weight = weight.to(device) if weight is not None else None
 
@@ -119,21 +127,49 @@ class TaskLoss:
         logits = logits.float()
         if self.cross_entropy:
             index = targets[:, 0].long() if self.problem == "binary" else targets.argmax(dim=1)
-            return nn.functional.cross_entropy(logits, index, weight=self.weight)
+            if self.focal_gamma is None:
+                return nn.functional.cross_entropy(logits, index, weight=self.weight)
+            # focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true) ** gamma
+            p_true = torch.softmax(logits, dim=1).gather(1, index[:, None])[:, 0]
+            losses = nn.functional.cross_entropy(logits, index, weight=self.weight, reduction="none")
+            return ((1 - p_true) ** self.focal_gamma * losses).mean()
         known = ~torch.isnan(targets)
-        losses = nn.functional.binary_cross_entropy_with_logits(
-            logits, torch.nan_to_num(targets), pos_weight=self.weight, reduction="none"
-        )
+        clean = torch.nan_to_num(targets)
+        if self.focal_gamma is None:
+            losses = nn.functional.binary_cross_entropy_with_logits(
+                logits, clean, pos_weight=self.weight, reduction="none"
+            )
+        else:
+            losses = sigmoid_focal_loss(logits, clean, alpha=-1, gamma=self.focal_gamma, reduction="none")
+            if self.weight is not None:
+                losses = losses * (clean * self.weight + (1 - clean))
         return (losses * known).sum() / known.sum().clamp(min=1)
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = list(model.parameters())  # frozen ones too: a later stage may unfreeze them (no grad, no step)
     if recipe.optimizer == "adam":
         return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+
+
+def scheduled_lr(recipe: Recipe, epoch: int) -> float | None:
+    """The learning rate of ``epoch`` where the recipe fixes it per epoch (ramp-up schedule,
+    fine-tuning stage); None where a torch scheduler (or nothing) drives it."""
+    if recipe.frozen_epochs >= 0 and epoch >= recipe.frozen_epochs > 0 and recipe.finetune_lr is not None:
+        low = recipe.finetune_lr_min if recipe.finetune_lr_min is not None else recipe.finetune_lr
+        span = max(1, recipe.epochs - recipe.frozen_epochs - 1)
+        return recipe.finetune_lr * (low / recipe.finetune_lr) ** (min(epoch - recipe.frozen_epochs, span) / span)
+    if recipe.schedule == "rampup_exp":
+        if epoch < recipe.rampup_epochs:
+            return recipe.lr_start + (recipe.lr_max - recipe.lr_start) * epoch / recipe.rampup_epochs
+        decay_epochs = epoch - recipe.rampup_epochs - recipe.sustain_epochs
+        if decay_epochs < 0:
+            return recipe.lr_max
+        return recipe.lr_min + (recipe.lr_max - recipe.lr_min) * recipe.exp_decay**decay_epochs
+    return None
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> Any:
@@ -213,6 +249,7 @@ def fit(
     elif resume:
         log.warning("--resume: no checkpoint of this run at %s; training from the start", checkpoint_path)
     maximise = recipe.select_on == "val_auroc"
+    augment = build_augmenter(recipe, train.images.shape[-1])
     stopped_early = False
     quiet = not sys.stderr.isatty()
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
@@ -220,13 +257,23 @@ def fit(
             torch.manual_seed(epoch_seed(seed, epoch))
             shuffle = torch.Generator().manual_seed(epoch_seed(seed, epoch) + 1)
             epoch_start = time.perf_counter()
+            apply_stage(model, recipe, epoch)
+            if (lr_now := scheduled_lr(recipe, epoch)) is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_now
             model.train()
+            freeze_batchnorm(model)
             total, seen = 0.0, 0
             batches = train.batches(recipe.batch_size, shuffle)
-            n_batches = -(-len(train) // recipe.batch_size)
+            steps = recipe.steps_per_epoch
+            n_batches = min(-(-len(train) // recipe.batch_size), steps or len(train))
             for batch_index, (images, targets) in enumerate(
                 tqdm(batches, total=n_batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=quiet, leave=False)
             ):
+                if steps is not None and batch_index >= steps:
+                    break
+                if augment is not None:
+                    images = augment(images, epoch_seed(seed, epoch) + batch_index)
                 x, y = normalise(images, recipe, device), targets.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, enabled=device.type == "cuda"):
