@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     tasks.add_argument("--json", action="store_true")
     models = sub.add_parser("models", help="list models")
     models.add_argument("--json", action="store_true")
+    models.add_argument("--show", metavar="NAME", help="print one model's card")
 
     run = sub.add_parser("run", help="train and evaluate one model on one task")
     run.add_argument("--task", required=True)

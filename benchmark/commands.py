@@ -42,6 +42,9 @@ def list_tasks(args: argparse.Namespace) -> int:
 def list_models(args: argparse.Namespace) -> int:
     from benchmark.models import MODELS
 
+    if args.show:
+        print(model_card(args.show))
+        return 0
     specs = [MODELS.get(name) for name in MODELS.names()]
     if args.json:
         print(
@@ -64,6 +67,36 @@ def list_models(args: argparse.Namespace) -> int:
         size = s.recipe.image_size or "task"
         print(f"{s.name:<16} {s.family:<12} input {size} x{s.recipe.in_chans}ch  {s.card.splitlines()[0][:80]}")
     return 0
+
+
+def model_card(name: str) -> str:
+    """Source report, input, parameter count, the recipe and the tasks it runs on."""
+    from benchmark.models import MODELS, ModelInputs
+    from benchmark.recipe import Recipe
+    from benchmark.tasks import TASKS
+    from benchmark.training import num_outputs
+
+    spec = MODELS.get(name)
+    recipe, defaults = spec.recipe, Recipe()
+    lines = [f"{spec.name} ({spec.family})", f"source report: {spec.source_report or 'n/a'}", spec.card, ""]
+    lines.append(f"input: {recipe.image_size or 'the task native size'} px, {recipe.in_chans} channel(s)")
+    always = {"loss", "optimizer", "lr", "schedule", "epochs", "batch_size"}
+    lines.append("recipe (main fields and those that differ from the defaults):")
+    lines += [
+        f"  {k} = {v}"
+        for k, v in recipe.to_dict().items()
+        if k != "notes" and (k in always or v != getattr(defaults, k))
+    ]
+    if recipe.notes:
+        lines.append(f"  ({recipe.notes})")
+    lines.append("tasks (input size, parameters with that task's head):")
+    for task_name in TASKS.names():
+        task = TASKS.get(task_name)
+        size = recipe.image_size or task.native_image_size
+        outputs = num_outputs(recipe, task.problem, len(task.labels))
+        model = spec.factory(ModelInputs(outputs, recipe.in_chans, size))
+        lines.append(f"  {task_name:<15} {size:>4} px  {sum(p.numel() for p in model.parameters()):>12,}")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,3 +63,15 @@ def test_pretrained_weights_load_from_a_local_file(tmp_path):
     first_conv = next(k for k in source.state_dict() if k.endswith("weight"))
     assert torch.equal(loaded.state_dict()[first_conv], source.state_dict()[first_conv])
     assert loaded.state_dict()["head.3.weight"].shape[0] == 2
+
+
+def test_model_card_lists_report_recipe_and_every_task(capsys):
+    from benchmark.cli import main
+    from benchmark.tasks import TASKS
+
+    assert main(["models", "--show", "resnet18"]) == 0
+    out = capsys.readouterr().out
+    assert "source report: MedMNIST v2" in out and "batch_size = 128" in out and "schedule = multistep" in out
+    expected = sum(p.numel() for p in MODELS.get("resnet18").build(ModelInputs(2, 1, 28)).parameters())
+    assert f"pneumoniamnist    28 px  {expected:>12,}" in out
+    assert all(name in out for name in TASKS.names())
