@@ -307,7 +307,10 @@ def fit(
             state.epoch = epoch
             log.info("epoch %d/%d %s", epoch + 1, recipe.epochs, {k: round(v, 4) for k, v in (row | scores).items()})
             patience = recipe.early_stopping_patience
-            stopped_early = patience is not None and state.bad_epochs >= patience
+            if epoch + 1 == recipe.frozen_epochs:  # fine-tuning gets its own patience, as Keras' second fit()
+                state.bad_epochs = 0
+            in_first_stage = epoch + 1 < recipe.frozen_epochs
+            stopped_early = patience is not None and state.bad_epochs >= patience and not in_first_stage
             _save_checkpoint(
                 checkpoint_path, _payload(state, model, optimizer, scheduler, scaler, recipe, seed, stopped_early)
             )
