@@ -10,8 +10,9 @@ SMALLEST_TASK_SIZE = 28  # recipes with image_size=None take the task's size; Pn
 
 
 @pytest.mark.parametrize("name", MODELS.names())
-@pytest.mark.parametrize("problem, n_labels", [("binary", 1), ("multiclass", 3)])
+@pytest.mark.parametrize("problem, n_labels", [("binary", 1), ("multiclass", 3), ("multilabel", 15)])
 def test_model_forward_backward(name, problem, n_labels):
+    """Heads for every task kind: 2 logits (binary), 3 classes (covid3, lung3_64), 15 labels (nih14)."""
     spec = MODELS.get(name)
     size = spec.recipe.image_size or SMALLEST_TASK_SIZE
     outputs = num_outputs(spec.recipe, problem, n_labels)
@@ -20,6 +21,7 @@ def test_model_forward_backward(name, problem, n_labels):
     x = torch.randn(2, spec.recipe.in_chans, size, size)
     logits = model(x)
     assert logits.shape == (2, outputs)
+    assert torch.isfinite(logits).all()
     logits.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
