@@ -19,7 +19,7 @@ from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
 from benchmark.data.sources import SOURCES
 from benchmark.data.split import SplitReport, apply_split_rule, patient_counts, split_counts, split_sha256
-from benchmark.errors import ConfigError, DataFormatError, SplitMismatchError
+from benchmark.errors import ConfigError, SplitMismatchError
 from benchmark.inference import prediction_arrays
 from benchmark.metrics import METRICS, EvalInputs, compute_metrics, confusion_matrix
 from benchmark.registry import Registry
@@ -250,4 +250,4 @@ def _register_task_files() -> None:
 
 TASKS: Registry[Task] = Registry("task", populate=_register_task_files)
 
-__all__ = ["TASKS", "DataFormatError", "Task", "TaskData", "load_task_file", "task_from_dict"]
+__all__ = ["TASKS", "Task", "TaskData", "load_task_file", "task_from_dict"]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from benchmark.data.cache import CACHE_ENV
-from benchmark.data.split import apply_split_rule, split_sha256
 from benchmark.tasks import TASKS, Task, task_from_dict
 from tests.data.covid_kaggle.make import make_covid_dataset
 
@@ -52,4 +51,4 @@ def tiny_covid_task(tiny_covid_root: Path) -> Task:
     return pinned_copy(TASKS.get("covid3"), tiny_covid_root, bootstrap={"n_resamples": 200, "seed": 0})
 
 
-__all__ = ["REPO", "SHARED_DATA", "apply_split_rule", "pinned_copy", "split_sha256"]
+__all__ = ["REPO", "SHARED_DATA", "pinned_copy"]
