@@ -1,9 +1,10 @@
-"""What each CLI subcommand does, given parsed arguments."""
+"""`benchmark tasks|models|run|runs|show`: listing, training one run, reading records."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from benchmark.store import ResultsDir
 
@@ -164,47 +165,36 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def data(args: argparse.Namespace) -> int:
-    handlers = {"download": data_download, "check": data_check, "prepare": data_prepare, "build": data_build}
-    return handlers[args.data_command](args)
+def register(sub: argparse._SubParsersAction) -> None:
+    tasks = sub.add_parser("tasks", help="list tasks")
+    tasks.add_argument("--json", action="store_true")
+    tasks.set_defaults(handler=list_tasks)
+    models = sub.add_parser("models", help="list models")
+    models.add_argument("--json", action="store_true")
+    models.add_argument("--show", metavar="NAME", help="print one model's card")
+    models.set_defaults(handler=list_models)
 
+    run_parser = sub.add_parser("run", help="train and evaluate one model on one task")
+    run_parser.add_argument("--task", required=True)
+    run_parser.add_argument("--model", required=True)
+    run_parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
+    run_parser.add_argument("--seed", type=int, default=0)
+    run_parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    run_parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
+    )
+    run_parser.add_argument("--weights", help="local pretrained weights (.safetensors or .pth); default: random init")
+    run_parser.add_argument("--results", type=Path, default=Path("results"))
+    run_parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    run_parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    run_parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
+    run_parser.set_defaults(handler=run)
 
-def data_download(args: argparse.Namespace) -> int:
-    from benchmark.data.sources.medmnist import download_medmnist
-    from benchmark.errors import ConfigError
-    from benchmark.tasks import TASKS
-
-    task = TASKS.get(args.task)
-    if task.source["kind"] != "medmnist":
-        raise ConfigError(f"task {task.name} has no download: {task.source.get('how_to_get', 'see its task file')}")
-    path = download_medmnist(args.data_root, task.source)
-    print(f"{path} ok (md5 {task.source['md5']})")
-    return 0
-
-
-def data_check(args: argparse.Namespace) -> int:
-    from benchmark.data.check import check_task_data, format_report
-    from benchmark.tasks import TASKS
-
-    report = check_task_data(TASKS.get(args.task), args.data_root, args.workers)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
-
-
-def data_prepare(args: argparse.Namespace) -> int:
-    from benchmark.data.cache import prepare_cache
-    from benchmark.tasks import TASKS
-
-    task = TASKS.get(args.task)
-    data = task.load_data(args.data_root)
-    cache = prepare_cache(data, args.size or task.native_image_size, args.workers, args.skip_corrupt)
-    print(f"{cache.path}: {len(cache.rows)} images at {cache.size}x{cache.size}, {len(cache.skipped)} skipped")
-    return 0
-
-
-def data_build(args: argparse.Namespace) -> int:
-    from benchmark.data.build_lung64 import build_lung3_64
-
-    out = build_lung3_64(args.data_root, args.images or args.data_root, args.out)
-    print(f"wrote {out}")
-    return 0
+    runs = sub.add_parser("runs", help="list recorded runs")
+    runs.add_argument("--results", type=Path, default=Path("results"))
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=list_runs)
+    show_parser = sub.add_parser("show", help="print a run record")
+    show_parser.add_argument("run_id")
+    show_parser.add_argument("--results", type=Path, default=Path("results"))
+    show_parser.set_defaults(handler=show)
