@@ -1,4 +1,8 @@
-"""``benchmark run``: task -> data -> model -> fit -> predictions -> metrics -> run record."""
+"""``benchmark run``: task -> data -> model -> fit -> predictions -> metrics -> run record.
+
+``execute_run`` trains and evaluates in memory; ``publish_run`` writes the run directory. Kept
+apart so that distributed workers execute and only the driver writes to the results store.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from benchmark.data.download import file_digest
@@ -49,6 +54,19 @@ class RunRequest:
     device: torch.device | None = None
     on_batch: BatchHook | None = None
     skip_corrupt: bool = False
+    origin: str = "baseline"  # baseline | submission
+    extra: dict[str, Any] = field(default_factory=dict)  # merged into the record (submission metadata, tuning...)
+
+
+@dataclass
+class RunArtifacts:
+    """A finished run held in memory: what ``publish_run`` writes as a run directory."""
+
+    record: dict[str, Any]
+    predictions: pd.DataFrame
+    val_predictions: pd.DataFrame
+    state_dict: dict[str, torch.Tensor]
+    work_dir: Path
 
 
 def weights_record(path: str | None) -> dict[str, str]:
@@ -66,6 +84,14 @@ def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) 
 
 def run_benchmark(request: RunRequest) -> Path:
     """Train and evaluate one (task, model, seed); returns the published run directory."""
+    artifacts = execute_run(request)
+    final = publish_run(artifacts, Path(request.results))
+    discard(artifacts.work_dir)
+    return final
+
+
+def execute_run(request: RunRequest) -> RunArtifacts:
+    """Train and evaluate one (task, model, seed) without writing a record (checkpoints only)."""
     started = time.perf_counter()
     task = TASKS.get(request.task) if isinstance(request.task, str) else request.task
     spec = MODELS.get(request.model) if isinstance(request.model, str) else request.model
@@ -114,70 +140,77 @@ def run_benchmark(request: RunRequest) -> Path:
 
     created = datetime.now(timezone.utc)
     run_id = f"{created:%Y%m%dT%H%M%SZ}-{task.name}-{spec.name}-s{request.seed}-{uuid.uuid4().hex[:6]}"
-    staging = results.staging_dir(run_id)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "created_at": created.isoformat(),
+        "origin": request.origin,
+        "run_key": key,
+        "task": {
+            "name": task.name,
+            "version": task.version,
+            "hash": task.task_hash,
+            "split_sha256": data.split_hash,
+            "patients": data.patient_counts(),
+            "primary_metric": task.primary_metric,
+            "problem": task.problem,
+            "labels": list(task.labels),
+            "data_root": str(data.root.resolve()),
+            "split_report": data.report.to_dict(),
+        },
+        "model": {
+            "name": spec.name,
+            "family": spec.family,
+            "source_file": spec.source_file.name,
+            "source_hash": spec.source_hash,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "input": {"image_size": size, "in_chans": recipe.in_chans},
+        },
+        "weights": weights_record(recipe.pretrained_weights),
+        "recipe": recipe.to_dict(),
+        "overrides": request.overrides,
+        "seed": request.seed,
+        "n_test": len(predictions),
+        **evaluation,
+        "training": {
+            "history": fitted.history,
+            "best_epoch": fitted.best_epoch,
+            "epochs_run": len(fitted.history),
+            "stopped_early": fitted.stopped_early,
+            "resumed_from_epoch": fitted.resumed_from_epoch,
+        },
+        "versions": package_versions(),
+        "git": git_commit(),
+        "hardware": hardware(device),
+        "durations_s": {
+            "data": round(data_seconds, 3),
+            "train": round(fitted.seconds, 3),
+            "evaluate": round(eval_seconds, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+        **request.extra,
+    }
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return RunArtifacts(record, predictions, val_predictions, state, work)
+
+
+def publish_run(artifacts: RunArtifacts, results_root: Path) -> Path:
+    """Write a run directory atomically: staged under a temporary name, then renamed into place."""
+    results = ResultsDir(results_root)
+    record = dict(artifacts.record)
+    staging = results.staging_dir(record["run_id"])
     try:
-        predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
-        val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
-        torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
-        record = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_id,
-            "created_at": created.isoformat(),
-            "origin": "baseline",
-            "run_key": key,
-            "task": {
-                "name": task.name,
-                "version": task.version,
-                "hash": task.task_hash,
-                "split_sha256": data.split_hash,
-                "patients": data.patient_counts(),
-                "primary_metric": task.primary_metric,
-                "problem": task.problem,
-                "labels": list(task.labels),
-                "data_root": str(data.root.resolve()),
-                "split_report": data.report.to_dict(),
-            },
-            "model": {
-                "name": spec.name,
-                "family": spec.family,
-                "source_file": spec.source_file.name,
-                "source_hash": spec.source_hash,
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "input": {"image_size": size, "in_chans": recipe.in_chans},
-            },
-            "weights": weights_record(recipe.pretrained_weights),
-            "recipe": recipe.to_dict(),
-            "overrides": request.overrides,
-            "seed": request.seed,
-            "n_test": len(predictions),
-            **evaluation,
-            "training": {
-                "history": fitted.history,
-                "best_epoch": fitted.best_epoch,
-                "epochs_run": len(fitted.history),
-                "stopped_early": fitted.stopped_early,
-                "resumed_from_epoch": fitted.resumed_from_epoch,
-            },
-            "files": {
-                PREDICTIONS_FILE: file_digest(staging / PREDICTIONS_FILE, "sha256"),
-                VAL_PREDICTIONS_FILE: file_digest(staging / VAL_PREDICTIONS_FILE, "sha256"),
-                CHECKPOINT_FILE: file_digest(staging / CHECKPOINT_FILE, "sha256"),
-            },
-            "versions": package_versions(),
-            "git": git_commit(),
-            "hardware": hardware(device),
-            "durations_s": {
-                "data": round(data_seconds, 3),
-                "train": round(fitted.seconds, 3),
-                "evaluate": round(eval_seconds, 3),
-                "total": round(time.perf_counter() - started, 3),
-            },
+        artifacts.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        artifacts.val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
+        torch.save(artifacts.state_dict, staging / CHECKPOINT_FILE)
+        record["files"] = {
+            name: file_digest(staging / name, "sha256")
+            for name in (PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, CHECKPOINT_FILE)
         }
         write_json(staging / RECORD_FILE, record)
-        final = results.publish(staging, run_id)
+        final = results.publish(staging, record["run_id"])
     except BaseException:
         discard(staging)
         raise
-    discard(work)
-    log.info("run %s written to %s", run_id, final)
+    log.info("run %s written to %s", record["run_id"], final)
     return final
