@@ -1,0 +1,1 @@
+"""CXR-Bench: reproducible chest X-ray classification benchmarks (package and `benchmark` CLI)."""

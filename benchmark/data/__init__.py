@@ -1,0 +1,1 @@
+"""Dataset adapters, splits, duplicate checks and the prepared image cache."""
