@@ -1,0 +1,1 @@
+"""CXR-Bench leaderboard: the Streamlit app, its plotly figures and the saliency gallery."""
