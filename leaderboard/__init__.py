@@ -1,0 +1,1 @@
+"""The read-only leaderboard: Streamlit app and the pure functions it displays."""
