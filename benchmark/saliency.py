@@ -77,6 +77,23 @@ class ClassLogits(nn.Module):
         return torch.cat([-logits, logits], dim=1) if self.single_binary_logit else logits
 
 
+def log_softmax_exact(logits: torch.Tensor) -> torch.Tensor:
+    """log p_k = -softplus(logsumexp_{j != k}(z_j - z_k)): unlike ``torch.log_softmax``, not 0 where p_k
+    rounds to 1 (it computes log(1 + tiny) as log(1.0) = 0 beyond a logit margin of ~17 in float32)."""
+    differences = logits[:, None, :] - logits[:, :, None]  # [b, k, j] = z_j - z_k
+    own = torch.eye(logits.shape[1], dtype=torch.bool, device=logits.device)
+    return -nn.functional.softplus(torch.logsumexp(differences.masked_fill(own, float("-inf")), dim=2))
+
+
+def log_probabilities(cross_entropy: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Logits -> log-probabilities: of the softmax (cross-entropy models) or the per-class sigmoid (BCE).
+
+    Occlusion compares these rather than probabilities: a confident model's probability is exactly
+    1.0 in float32 (logit margin above ~17), so hiding a patch could not lower it; its log still moves.
+    """
+    return log_softmax_exact if cross_entropy else nn.functional.logsigmoid
+
+
 def disable_inplace(model: nn.Module) -> None:
     """Gradient hooks fail on tensors that a later in-place op (``ReLU(inplace=True)``) overwrites."""
     for module in model.modules():
@@ -129,15 +146,15 @@ class SaliencyEngine:
     """Maps for one model: ``cam(x, k, method)`` for one image and class, ``occlusion(x)`` for all classes.
 
     ``model`` returns one logit per class (wrap it in ``ClassLogits``); ``target_layer`` names a
-    module of it; ``activation`` turns logits into the probabilities the model was trained to
-    give (softmax for cross-entropy, sigmoid for BCE), which occlusion measures the drop of.
+    module of it; ``log_probability`` turns logits into the log-probabilities the model was trained
+    to give (``log_probabilities``), whose drop occlusion measures.
     """
 
     def __init__(
         self,
         model: nn.Module,
         target_layer: str,
-        activation: Callable[[torch.Tensor], torch.Tensor],
+        log_probability: Callable[[torch.Tensor], torch.Tensor],
         occlusion: OcclusionSettings | None = None,
     ) -> None:
         from monai.visualize import GradCAM, GradCAMpp, OcclusionSensitivity
@@ -145,7 +162,7 @@ class SaliencyEngine:
 
         disable_inplace(model)
         self.model = model.eval()
-        self.activation = activation
+        self.log_probability = log_probability
         self.occlusion_settings = occlusion or OcclusionSettings()
         hooks = ModelWithHooks(model, target_layer, register_forward=True, register_backward=True)
         keep = lambda x: x  # noqa: E731  (MONAI's default post-processing flips the map: min -> 1, max -> 0)
@@ -164,7 +181,7 @@ class SaliencyEngine:
         return _normalised(result[0, 0])
 
     def occlusion(self, x: torch.Tensor, class_indices: Sequence[int]) -> dict[int, tuple[np.ndarray, float]]:
-        """Occlusion sensitivity of one image (1, C, H, W): for each class, how much its probability
+        """Occlusion sensitivity of one image (1, C, H, W): for each class, how much its log-probability
         drops when a patch around each pixel is hidden (rises count as no evidence)."""
         settings = self.occlusion_settings
         side = int(x.shape[-1])
@@ -175,12 +192,12 @@ class SaliencyEngine:
             verbose=False,
             mode=settings.mode,
             overlap=settings.overlap,
-            activate=self.activation,
+            activate=self.log_probability,
         )
         with torch.no_grad(), warnings.catch_warnings():
             # MONAI indexes with lists of slices, which torch deprecates; the result is unchanged
             warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning)
-            baseline = self.activation(self.model(x))[0]
+            baseline = self.log_probability(self.model(x))[0]
             occluded, _ = occluder(x)
         return {k: _normalised(baseline[k] - occluded[0, k].as_tensor()) for k in class_indices}
 

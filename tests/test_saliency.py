@@ -17,6 +17,7 @@ from benchmark.saliency import (
     SaliencyEngine,
     compute_maps,
     find_target_layer,
+    log_probabilities,
 )
 from benchmark.saliency_scoring import score_map, summarise
 
@@ -81,7 +82,8 @@ def test_blob_detector_points_at_the_blob_far_above_chance(blob_detector):
         assert (blob_detector(x).argmax(1) == 1).float().mean() > 0.9  # it does detect blobs
     target = find_target_layer(blob_detector, "test", x[:1])
     assert target == "5"  # the last Conv2d, whose 16 x 16 map the global pooling reads
-    engine = SaliencyEngine(ClassLogits(blob_detector), f"net.{target}", lambda z: z.softmax(1), OcclusionSettings())
+    log_softmax = log_probabilities(cross_entropy=True)
+    engine = SaliencyEngine(ClassLogits(blob_detector), f"net.{target}", log_softmax, OcclusionSettings())
     trials = []
     for image, centre in zip(x, centres, strict=True):
         maps = compute_maps(engine, image[None], [1], ("gradcam", "gradcam++", "occlusion"))
@@ -101,12 +103,28 @@ def test_maps_are_evidence_for_the_class_asked_for(blob_detector):
     """Class 0 ("no blob") has no positive Grad-CAM evidence at the blob, so its map does not point there."""
     rng = np.random.default_rng(2)
     images, centres = blob_images(8, rng, np.ones(8, dtype=bool))
-    engine = SaliencyEngine(ClassLogits(blob_detector), "net.5", lambda z: z.softmax(1))
+    engine = SaliencyEngine(ClassLogits(blob_detector), "net.5", log_probabilities(cross_entropy=True))
     hits = [
         score_map(engine.cam(torch.from_numpy(image[None]), 0, "gradcam")[0], [blob_box(centre)])["hit"]
         for image, centre in zip(images, centres, strict=True)
     ]
     assert sum(hits) <= 2
+
+
+def test_occlusion_compares_log_probabilities_which_do_not_saturate():
+    """A confident model's probability is exactly 1.0 in float32 at logit margins 25 and 40 alike, so a
+    patch that lowers the margin from 40 to 25 would show no probability drop; its log-probability drops."""
+    logits = torch.tensor([[0.0, 40.0], [0.0, 25.0]])
+    assert (logits.softmax(1)[:, 1] == 1.0).all()
+    log_p = log_probabilities(cross_entropy=True)(logits)[:, 1]
+    assert log_p[0] - log_p[1] == pytest.approx(np.exp(-25.0) - np.exp(-40.0), rel=1e-3)
+    # elsewhere it is the log-softmax, here checked against torch's in float64
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(0)) * 10
+    expected = torch.log_softmax(z.double(), dim=1).numpy()
+    np.testing.assert_allclose(log_probabilities(cross_entropy=True)(z).numpy(), expected, rtol=1e-5, atol=1e-5)
+    log_sigmoid = log_probabilities(cross_entropy=False)(torch.tensor([[40.0, 25.0]]))[0]
+    assert (torch.sigmoid(torch.tensor([40.0, 25.0])) == 1.0).all()
+    assert log_sigmoid[0] - log_sigmoid[1] == pytest.approx(np.exp(-25.0) - np.exp(-40.0), rel=1e-3)
 
 
 def test_single_logit_binary_model_gets_both_classes():
@@ -133,6 +151,6 @@ def test_target_layer_rule_and_family_overrides():
 
 
 def test_unknown_method_is_named():
-    engine = SaliencyEngine(ClassLogits(tiny_cnn()), "net.5", lambda z: z.softmax(1))
+    engine = SaliencyEngine(ClassLogits(tiny_cnn()), "net.5", log_probabilities(cross_entropy=True))
     with pytest.raises(ConfigError, match=r"unknown saliency method\(s\) \['lime'\]"):
         compute_maps(engine, torch.zeros(1, 1, SIDE, SIDE), [0], ["gradcam", "lime"])
