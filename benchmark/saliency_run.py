@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
@@ -31,7 +33,15 @@ from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import ConfigError, DatasetNotFoundError, RunNotFoundError
 from benchmark.models import MODELS, ModelInputs
 from benchmark.recipe import Recipe
-from benchmark.saliency import METHODS, ClassLogits, OcclusionSettings, SaliencyEngine, compute_maps, find_target_layer
+from benchmark.saliency import (
+    METHODS,
+    ClassLogits,
+    OcclusionSettings,
+    SaliencyEngine,
+    compute_maps,
+    find_target_layer,
+    log_probabilities,
+)
 from benchmark.saliency_cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
 from benchmark.saliency_scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, scale_box, score_map, summarise
 from benchmark.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
@@ -127,8 +137,14 @@ def _boxes_of(task: Task, data: TaskData, image_ids: list[str]) -> pd.DataFrame 
     locations = data.frame.set_index("image_id")["location"]
     sizes = {}
     for image_id in boxes["image_id"].unique():
-        with Image.open(locations[image_id]) as image:  # reads the header only
-            sizes[image_id] = image.size
+        try:
+            with Image.open(locations[image_id]) as image:  # reads the header only
+                sizes[image_id] = image.size
+        except OSError as exc:
+            raise DatasetNotFoundError(
+                f"cannot read the size of {locations[image_id]}, whose expert boxes are to be scaled ({exc}); "
+                "restore the image from the original download"
+            ) from exc
     boxes["source_size"] = boxes["image_id"].map(sizes)
     return boxes
 
@@ -212,17 +228,17 @@ def _explain(
     x = normalise(torch.from_numpy(images).unsqueeze(1), recipe, device).contiguous()
     single_logit = task.problem == "binary" and num_outputs(recipe, task.problem, len(task.labels)) == 1
     model = ClassLogits(net, single_binary_logit=single_logit).to(device)
-    activation = (lambda z: z.softmax(1)) if uses_cross_entropy(recipe, task.problem) else torch.sigmoid
+    log_probability = log_probabilities(uses_cross_entropy(recipe, task.problem))
     target = find_target_layer(net, family, x[:1])
-    engine = SaliencyEngine(model, f"net.{target}", activation, request.occlusion)
+    engine = SaliencyEngine(model, f"net.{target}", log_probability, request.occlusion)
     with torch.no_grad():
-        probabilities = activation(model.eval()(x)).cpu().numpy()
+        probabilities = log_probability(model.eval()(x)).exp().cpu().numpy()
     thresholds = record.get("thresholds") or {}
     shape = images.shape[1:]
 
     image_entries, entries, maps, trials = [], [], [], []
     seconds = dict.fromkeys(methods, 0.0)
-    for j, row in enumerate(rows):
+    for j, row in enumerate(tqdm(rows, desc="saliency", disable=not sys.stderr.isatty(), leave=False)):
         image_id = test.image_ids[row]
         mine = boxes[boxes["image_id"] == image_id] if boxes is not None else pd.DataFrame()
         scaled = {

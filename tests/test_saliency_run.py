@@ -4,6 +4,7 @@ scored) and the tiny COVID set through the CLI (multiclass); the cache, its reus
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -109,9 +110,9 @@ def test_cache_is_reused_unless_forced_or_arguments_change(nih):
     first = read_cache(run_dir).index
     run_saliency(request)
     assert read_cache(run_dir).index["created_at"] == first["created_at"]
-    run_saliency(SaliencyRequest(**{**request.__dict__, "force": True}))
+    run_saliency(dataclasses.replace(request, force=True))
     assert read_cache(run_dir).index["created_at"] != first["created_at"]
-    run_saliency(SaliencyRequest(**{**request.__dict__, "n": 2}))
+    run_saliency(dataclasses.replace(request, n=2))
     assert len(read_cache(run_dir).index["images"]) == 2
 
 
