@@ -43,7 +43,7 @@ from benchmark.saliency import (
     log_probabilities,
 )
 from benchmark.saliency_cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
-from benchmark.saliency_scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, scale_box, score_map, summarise
+from benchmark.saliency_scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
 from benchmark.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
 from benchmark.tasks import TASKS, Task, TaskData
 from benchmark.training import default_device, normalise, num_outputs, uses_cross_entropy
@@ -149,6 +149,17 @@ def _boxes_of(task: Task, data: TaskData, image_ids: list[str]) -> pd.DataFrame 
     return boxes
 
 
+def _scaled_boxes(boxes: pd.DataFrame | None, image_id: str, shape: tuple[int, ...]) -> dict[str, list[Box]]:
+    """Finding -> boxes of ``image_id`` in pixels of a map of ``shape``."""
+    if boxes is None:
+        return {}
+    mine = boxes[boxes["image_id"] == image_id]
+    return {
+        finding: [scale_box(b.x, b.y, b.w, b.h, b.source_size, (shape[0], shape[1])) for b in group.itertuples()]
+        for finding, group in mine.groupby("label")
+    }
+
+
 def _classes_to_show(
     task: Task, y_true: np.ndarray, probabilities: np.ndarray, thresholds: dict[str, float], boxed: set[str]
 ) -> tuple[dict[int, list[str]], list[str], list[str]]:
@@ -240,11 +251,7 @@ def _explain(
     seconds = dict.fromkeys(methods, 0.0)
     for j, row in enumerate(tqdm(rows, desc="saliency", disable=not sys.stderr.isatty(), leave=False)):
         image_id = test.image_ids[row]
-        mine = boxes[boxes["image_id"] == image_id] if boxes is not None else pd.DataFrame()
-        scaled = {
-            finding: [scale_box(b.x, b.y, b.w, b.h, b.source_size, shape) for b in group.itertuples()]
-            for finding, group in (mine.groupby("label") if len(mine) else [])
-        }
+        scaled = _scaled_boxes(boxes, image_id, shape)
         reasons, true, predicted = _classes_to_show(
             task, test.targets[row].numpy(), probabilities[j], thresholds, set(scaled)
         )
@@ -268,6 +275,7 @@ def _explain(
             seconds[method] += time.perf_counter() - started
             for k, why in reasons.items():
                 saliency, peak = computed[k, method]
+                saliency = saliency.astype(np.float16)  # as stored: the scores are those of the maps shown
                 entry = {"map": len(maps), "image": j, "class": names[k], "class_index": k, "method": method}
                 entry |= {"reasons": why, "peak": peak}
                 if names[k] in scaled:
@@ -292,5 +300,5 @@ def _explain(
         "seconds_per_image": {m: s / len(rows) for m, s in seconds.items()},
         "device": str(device),
     }
-    stacked = np.stack(maps) if maps else np.zeros((0, *shape), dtype=np.float32)
+    stacked = np.stack(maps) if maps else np.zeros((0, *shape), dtype=np.float16)
     return index, images, stacked
