@@ -40,3 +40,7 @@ class SplitMismatchError(BenchmarkError):
 
 class RunNotFoundError(BenchmarkError):
     """A run id that is not in the results directory."""
+
+
+class SaliencyCacheError(BenchmarkError):
+    """A run's saliency cache that is absent, from another run, or does not match its index."""

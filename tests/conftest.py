@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmark.data.cache import CACHE_ENV
-from benchmark.tasks import TASKS, Task, task_from_dict
+from benchmark.tasks import TASKS, TASKS_DIR_ENV, Task, task_from_dict, tasks_dir
 from tests.data.covid_kaggle.make import make_covid_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +28,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"real data expected at {SHARED_DATA} (the project's ../shared/data)")
     return SHARED_DATA
+
+
+def cli_env(folder: Path, task: Task, name: str | None = None) -> dict[str, str]:
+    """Environment for a `benchmark` subprocess whose task files are the real ones plus ``task``
+    (under ``name``, default its own name: a pinned copy then replaces the real task of that name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in tasks_dir().glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text())
+    spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in task.__dict__.items()}
+    spec["name"] = name or task.name
+    (folder / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
+    return {**os.environ, TASKS_DIR_ENV: str(folder), "PYTHONUNBUFFERED": "1"}
 
 
 def pinned_copy(task: Task, root: Path, **changes: object) -> Task:
@@ -51,4 +64,4 @@ def tiny_covid_task(tiny_covid_root: Path) -> Task:
     return pinned_copy(TASKS.get("covid3"), tiny_covid_root, bootstrap={"n_resamples": 200, "seed": 0})
 
 
-__all__ = ["REPO", "SHARED_DATA", "pinned_copy"]
+__all__ = ["REPO", "SHARED_DATA", "cli_env", "pinned_copy"]

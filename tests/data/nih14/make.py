@@ -1,6 +1,6 @@
 """Write a tiny NIH ChestX-ray14 in its distributed layout: a Data_Entry CSV, the official
-``train_val_list.txt`` / ``test_list.txt``, and PNGs in ``images_001/images/`` (Kaggle's layout)
-or a flat ``images/`` (NIH's box archives unpacked)."""
+``train_val_list.txt`` / ``test_list.txt``, PNGs in ``images_001/images/`` (Kaggle's layout)
+or a flat ``images/`` (NIH's box archives unpacked), and optionally ``BBox_List_2017.csv``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ LABELS = (
     "Hernia",
     "No Finding",
 )
+# The eight findings NIH drew expert boxes for; the box list spells Infiltration "Infiltrate".
+BOX_FINDINGS = LABELS[:8]  # Atelectasis ... Pneumothorax
+BBOX_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"
 _TAIL = "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]"
 # release -> (file name, header, row suffix, age format), as the releases write them.
 RELEASES = {
@@ -74,18 +77,21 @@ def make_nih_dataset(
     compress: bool = False,
     layout: str = "chunks",
     seed: int = 0,
+    boxes: bool = False,
 ) -> Path:
     """Write the dataset into ``folder`` (which becomes NIH's folder) and return ``folder``.
 
     The last ``n_test_patients`` patients form test_list.txt. Each finding brightens its own
     horizontal band of the image, so a model has something to learn; one image is RGBA (NIH
-    has a few). ``layout`` is "chunks" (images_001/images/) or "flat" (images/).
+    has a few). ``layout`` is "chunks" (images_001/images/) or "flat" (images/). With ``boxes``,
+    ``BBox_List_2017.csv`` boxes each boxable finding of every other test image (positions 0, 2, ...)
+    exactly on that finding's band: ``band_box`` gives the box in pixels of the ``size`` px image.
     """
     rng = np.random.default_rng(seed)
     name, header, suffix, age_format = RELEASES[release]
     image_dir = folder / ("images_001/images" if layout == "chunks" else "images")
     image_dir.mkdir(parents=True, exist_ok=True)
-    lines, lists = [header], {"train": [], "test": []}
+    lines, lists, box_lines = [header], {"train": [], "test": []}, [BBOX_HEADER]
     first_test = n_patients - n_test_patients
     for patient in range(1, n_patients + 1):
         test = patient > first_test
@@ -99,6 +105,11 @@ def make_nih_dataset(
                 f"2500,2048,0.168,0.168{suffix}"
             )
             lists["test" if test else "train"].append(image_id)
+            if test and position % 2 == 0:
+                for finding in (f for f in findings if f in BOX_FINDINGS):
+                    x, y, w, h = band_box(finding, size)
+                    spelling = "Infiltrate" if finding == "Infiltration" else finding
+                    box_lines.append(f"{image_id},{spelling},{x},{y},{w},{h}")
             _write_image(image_dir / image_id, findings, size, rng, rgba=(patient, follow_up) == (2, 1))
     text = "\n".join(lines) + "\n"
     if compress:
@@ -108,14 +119,21 @@ def make_nih_dataset(
     # NIH's list files have no trailing newline.
     (folder / "train_val_list.txt").write_text("\n".join(lists["train"]))
     (folder / "test_list.txt").write_text("\n".join(lists["test"]))
+    if boxes:
+        (folder / "BBox_List_2017.csv").write_text("\n".join(box_lines) + "\n")
     return folder
+
+
+def band_box(finding: str, size: int) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the horizontal band that ``finding`` brightens in a ``size`` px image."""
+    band = max(1, size // len(LABELS))
+    return 0, LABELS.index(finding) * band, size, band
 
 
 def _write_image(path: Path, findings: list[str], size: int, rng: np.random.Generator, rgba: bool) -> None:
     pixels = rng.integers(0, 60, size=(size, size), dtype=np.uint8)
-    band = max(1, size // len(LABELS))
     for finding in findings:
-        k = LABELS.index(finding)
-        pixels[k * band : (k + 1) * band, :] += 150
+        _, y, _, h = band_box(finding, size)
+        pixels[y : y + h, :] += 150
     image = Image.fromarray(pixels)
     (image.convert("RGBA") if rgba else image).save(path)
