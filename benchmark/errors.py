@@ -40,3 +40,15 @@ class SplitMismatchError(BenchmarkError):
 
 class RunNotFoundError(BenchmarkError):
     """A run id that is not in the results directory."""
+
+
+class StatisticsError(BenchmarkError):
+    """Inputs a statistic cannot be computed from: unknown metric value, missing column, wrong problem type."""
+
+
+class PredictionsMismatchError(StatisticsError):
+    """Prediction tables compared with each other do not hold the same test images or the same truth."""
+
+
+class TaskMismatchError(StatisticsError):
+    """Runs of different task hashes: their numbers are never ranked together."""

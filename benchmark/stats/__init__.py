@@ -1,0 +1,1 @@
+"""Statistics for CXR-Bench results (documented in full below once complete)."""
