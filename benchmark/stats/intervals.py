@@ -79,3 +79,11 @@ def _bca_levels(point: float, resampled: np.ndarray, jackknife: np.ndarray, alph
     z = ndtri(np.array([alpha, 1 - alpha]))
     with np.errstate(invalid="ignore"):
         return ndtr(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
+
+
+def z_test(diff: float, se: float) -> tuple[float, float]:
+    """(z, two-sided p-value) of ``diff`` with standard error ``se``; no spread and no difference gives p = 1."""
+    if se <= 0:
+        return (0.0, 1.0) if diff == 0 else (float(np.copysign(np.inf, diff)), 0.0)
+    z = diff / se
+    return float(z), float(2 * ndtr(-abs(z)))
