@@ -102,6 +102,8 @@ def _test(result: DeLongCovariance, a: int, b: int, level: float) -> DeLongTest:
 
 def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, level: float = 0.95) -> DeLongTest:
     """DeLong's test of AUROC(a) = AUROC(b) for two models scored on the same images."""
+    if len(score_a) != len(score_b):
+        raise StatisticsError(f"score_a has {len(score_a)} images, score_b {len(score_b)}; pass the same images")
     return _test(delong_covariance(y_true, np.stack([score_a, score_b])), 0, 1, level)
 
 
