@@ -19,9 +19,11 @@ from scipy import sparse
 from benchmark.weights import ClusterWeights, concatenated_ranges
 
 MAX_PAIR_ENTRIES = 1 << 24  # largest cluster pair matrix (128 MiB of float64)
-# One pair-matrix entry per resample costs about 1/256 of one image per resample on the sorted
-# path (measured on 2 cores: BLAS products against gather + cumulative sums).
+# Costs in units of one pair-matrix entry in one resample's matrix product (measured on 2 cores):
+# one image in one resample on the sorted path (gather + cumulative sums) costs about 256, building
+# one pair-matrix entry about 350.
 PAIR_COST_RATIO = 256
+PAIR_BUILD_COST = 350
 CHUNK_ELEMENTS = 1 << 22  # rows of resamples are processed in blocks of about this many values
 
 
@@ -40,8 +42,12 @@ def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: ClusterWeights | n
     if weights.leave_one_out:
         numerator = _jackknife_numerators(positive, score, weights.cluster_of, weights.n_clusters)
     else:
-        p, q = len(np.unique(weights.cluster_of[positive])), len(np.unique(weights.cluster_of[~positive]))
-        if p * q <= min(MAX_PAIR_ENTRIES, PAIR_COST_RATIO * len(score)):
+        p, q = (
+            np.count_nonzero(np.bincount(weights.cluster_of[m], minlength=weights.n_clusters))
+            for m in (positive, ~positive)
+        )
+        pair_cost = p * q * (PAIR_BUILD_COST + weights.n_resamples)
+        if p * q <= MAX_PAIR_ENTRIES and pair_cost <= PAIR_COST_RATIO * weights.n_resamples * len(score):
             numerator = _pair_numerators(positive, score, weights)
         else:
             numerator = _sorted_numerators(positive, score, weights)
@@ -50,8 +56,16 @@ def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: ClusterWeights | n
     return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
 
+def _present(cluster_ids: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the clusters that occur, sorted; the position of each item's cluster among them)."""
+    present = np.flatnonzero(np.bincount(cluster_ids, minlength=n_clusters))
+    position = np.zeros(n_clusters, dtype=np.int64)
+    position[present] = np.arange(len(present))
+    return present, position[cluster_ids]
+
+
 def pair_matrix(
-    positive: np.ndarray, score: np.ndarray, cluster_of: np.ndarray
+    positive: np.ndarray, score: np.ndarray, cluster_of: np.ndarray, n_clusters: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(M, clusters with positives, clusters with negatives): M[a, b] = sum of H over their image pairs.
 
@@ -62,8 +76,8 @@ def pair_matrix(
     """
     order = np.argsort(score, kind="stable")
     score, positive, cluster = score[order], positive[order], cluster_of[order]
-    pos_clusters, pos_row = np.unique(cluster[positive], return_inverse=True)
-    neg_clusters, neg_col = np.unique(cluster[~positive], return_inverse=True)
+    pos_clusters, pos_row = _present(cluster[positive], n_clusters)
+    neg_clusters, neg_col = _present(cluster[~positive], n_clusters)
     p, q, n = len(pos_clusters), len(neg_clusters), len(score)
     pos_at, neg_at = np.flatnonzero(positive), np.flatnonzero(~positive)
 
@@ -73,12 +87,11 @@ def pair_matrix(
     wanted = np.searchsorted(starts, np.linspace(0, n, n_chunks + 1)[1:-1])
     bounds = np.unique(np.r_[0, starts[wanted[wanted < len(starts)]], n])
     chunk = np.searchsorted(bounds, np.arange(n), side="right") - 1
+    t = len(bounds) - 1
 
     # Negatives of earlier chunks: all strictly below.
-    pos_hist = np.zeros((p, len(bounds) - 1))
-    np.add.at(pos_hist, (pos_row, chunk[pos_at]), 1.0)
-    neg_hist = np.zeros((len(bounds) - 1, q))
-    np.add.at(neg_hist, (chunk[neg_at], neg_col), 1.0)
+    pos_hist = np.bincount(pos_row * t + chunk[pos_at], minlength=p * t).reshape(p, t).astype(np.float64)
+    neg_hist = np.bincount(chunk[neg_at] * q + neg_col, minlength=t * q).reshape(t, q).astype(np.float64)
     matrix = pos_hist @ (np.cumsum(neg_hist, axis=0) - neg_hist)
 
     # Negatives of the same chunk in lower tie groups: listed as pairs.
@@ -91,8 +104,11 @@ def pair_matrix(
 
     # Tied negatives: 1/2 each.
     pos_group, neg_group = group[pos_at], group[neg_at]
-    if np.intersect1d(pos_group, neg_group).size:
-        n_groups = int(group[-1]) + 1
+    n_groups = int(group[-1]) + 1
+    if (
+        np.bincount(pos_group, minlength=n_groups).astype(bool)
+        & np.bincount(neg_group, minlength=n_groups).astype(bool)
+    ).any():
         pos_by_group = sparse.csr_matrix((np.ones(len(pos_at)), (pos_row, pos_group)), shape=(p, n_groups))
         neg_by_group = sparse.csr_matrix((np.ones(len(neg_at)), (neg_group, neg_col)), shape=(n_groups, q))
         matrix += 0.5 * (pos_by_group @ neg_by_group).toarray()
@@ -100,7 +116,7 @@ def pair_matrix(
 
 
 def _pair_numerators(positive: np.ndarray, score: np.ndarray, weights: ClusterWeights) -> np.ndarray:
-    matrix, pos_clusters, neg_clusters = pair_matrix(positive, score, weights.cluster_of)
+    matrix, pos_clusters, neg_clusters = pair_matrix(positive, score, weights.cluster_of, weights.n_clusters)
     rows = max(1, CHUNK_ELEMENTS // max(matrix.shape))
     out = np.empty(weights.n_resamples)
     for start in range(0, weights.n_resamples, rows):
@@ -129,8 +145,8 @@ def _jackknife_numerators(positive: np.ndarray, score: np.ndarray, cluster_of: n
     negative in j + pairs with both in j (counted twice)."""
     pos_score, neg_score = score[positive], score[~positive]
     pos_cluster, neg_cluster = cluster_of[positive], cluster_of[~positive]
-    pos_placement = _placements(np.sort(neg_score), pos_score, above=False)
-    neg_placement = _placements(np.sort(pos_score), neg_score, above=True)
+    pos_placement = placements(np.sort(neg_score), pos_score, above=False)
+    neg_placement = placements(np.sort(pos_score), neg_score, above=True)
     by_pos = np.bincount(pos_cluster, pos_placement, minlength=k)
     by_neg = np.bincount(neg_cluster, neg_placement, minlength=k)
     # Pairs within one cluster: each positive against the negatives of its own cluster.
@@ -142,7 +158,7 @@ def _jackknife_numerators(positive: np.ndarray, score: np.ndarray, cluster_of: n
     return pos_placement.sum() - by_pos - by_neg + within
 
 
-def _placements(sorted_other: np.ndarray, values: np.ndarray, above: bool) -> np.ndarray:
+def placements(sorted_other: np.ndarray, values: np.ndarray, above: bool) -> np.ndarray:
     """For each value, how many of ``sorted_other`` lie below it (or above, with ``above``), ties 1/2."""
     left = np.searchsorted(sorted_other, values, side="left")
     right = np.searchsorted(sorted_other, values, side="right")

@@ -66,9 +66,10 @@ class ClusterWeights:
     def per_cluster(self, values: np.ndarray) -> np.ndarray:
         """Sums of ``values`` (n,) or (n, m) over the images of each cluster: (k,) or (k, m)."""
         values = np.asarray(values, dtype=np.float64)
-        out = np.zeros((self.n_clusters, *values.shape[1:]))
-        np.add.at(out, self.cluster_of, values)
-        return out
+        if values.ndim == 1:
+            return np.bincount(self.cluster_of, values, minlength=self.n_clusters)
+        columns = [np.bincount(self.cluster_of, column, minlength=self.n_clusters) for column in values.T]
+        return np.stack(columns, axis=1) if columns else np.zeros((self.n_clusters, 0))
 
     def total(self, values: np.ndarray) -> np.ndarray:
         """Weighted sums of ``values`` (n,) or (n, m) in every resample: (B,) or (B, m); exact for integers."""

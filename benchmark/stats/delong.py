@@ -5,6 +5,8 @@ The structural components of model r are, for each positive image i and negative
 ``V10[r, i] = mean_j H(x_ri - y_rj)`` and ``V01[r, j] = mean_i H(x_ri - y_rj)`` (H = 1, 1/2, 0
 for >, =, <). Sun & Xu obtain them from midranks: ``V10 = (rank of x_ri among all images -
 rank among the positives) / n``, ``V01 = 1 - (rank of y_rj among all - rank among the negatives) / m``.
+That difference of midranks is the number of negatives below x_ri plus half the tied ones, so it
+is computed directly: one sort of each class per model, then a binary search (no third ranking).
 The covariance of the M AUCs is ``S10 / m + S01 / n`` with S10, S01 the sample covariances
 (ddof 1) of V10 over positives and of V01 over negatives.
 
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
-from scipy.stats import rankdata
 
+from benchmark.auroc import placements
 from benchmark.errors import StatisticsError
 from benchmark.stats.intervals import z_test
 
@@ -75,9 +77,8 @@ def delong_covariance(y_true: np.ndarray, scores: np.ndarray) -> DeLongCovarianc
     if m < 2 or n < 2:
         raise StatisticsError(f"DeLong needs at least 2 positive and 2 negative images; got {m} and {n}")
     pos, neg = scores[:, positive], scores[:, ~positive]
-    rank_all = rankdata(np.concatenate([pos, neg], axis=1), axis=1)
-    v10 = (rank_all[:, :m] - rankdata(pos, axis=1)) / n
-    v01 = 1.0 - (rank_all[:, m:] - rankdata(neg, axis=1)) / m
+    v10 = np.stack([placements(np.sort(y_r), x_r, above=False) for x_r, y_r in zip(pos, neg, strict=True)]) / n
+    v01 = np.stack([placements(np.sort(x_r), y_r, above=True) for x_r, y_r in zip(pos, neg, strict=True)]) / m
     aucs = v10.mean(axis=1)
     covariance = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
     return DeLongCovariance(aucs, covariance, m, n)
