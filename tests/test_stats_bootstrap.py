@@ -9,11 +9,11 @@ import scipy.stats
 from sklearn import metrics as skm
 
 import benchmark.auroc
-from benchmark.errors import BenchmarkError, StatisticsError, UnknownNameError
+from benchmark.errors import BenchmarkError, ConfigError, StatisticsError, UnknownNameError
 from benchmark.predictions import predictions_frame
 from benchmark.stats import bootstrap_ci, draw_resamples, metric_values, prediction_inputs
 from benchmark.stats.resample import Clusters
-from benchmark.tasks import TASKS
+from benchmark.tasks import TASKS, task_from_dict
 from benchmark.weights import ClusterWeights
 from tests.data.runs.make import patients, scores, truth
 
@@ -219,3 +219,15 @@ def test_task_evaluate_keeps_the_record_shape_with_patient_cluster_intervals():
         assert metrics[f"auroc/{label}"]["value"] == pytest.approx(per_label[-1], abs=1e-12)
     assert metrics["auroc[findings14]"]["value"] == pytest.approx(np.mean(per_label[:14]), abs=1e-12)
     assert metrics["auroc"]["ci_low"] < metrics["auroc"]["value"] < metrics["auroc"]["ci_high"]
+
+
+def test_task_bootstrap_method_is_validated_and_recorded():
+    spec = dict(TASKS.get("nih14").__dict__)
+    with pytest.raises(ConfigError, match=r"bootstrap\.method"):
+        task_from_dict({**spec, "bootstrap": {"method": "basic"}}, "spec")
+    task = task_from_dict({**spec, "bootstrap": {"n_resamples": 100, "method": "bca"}}, "spec")
+    frame = _clustered(40, labels=task.labels, seed=12)
+    result = task.evaluate(frame, thresholds=[0.5] * len(task.labels))
+    assert result["bootstrap"]["method"] == "bca"
+    expected = bootstrap_ci(frame, "auroc/Effusion", 100, method="bca", problem="multilabel")
+    assert result["metrics"]["auroc/Effusion"] == expected.to_dict()
