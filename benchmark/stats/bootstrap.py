@@ -48,12 +48,17 @@ def metric_family(name: str) -> str:
     return name.split("/", 1)[0].split("[", 1)[0]
 
 
+def metric_label(name: str) -> str | None:
+    """The label a per-label value names: ``auroc/Effusion`` -> ``Effusion``; None for averages."""
+    return name.split("/", 1)[1] if "/" in name else None
+
+
 def metric_values(inputs: EvalInputs, name: str, weights: ClusterWeights) -> np.ndarray:
     """One metric value (``auroc``, ``auroc/Effusion``, ``f1``...) in every resample of ``weights``."""
     metric = METRICS.get(metric_family(name))
     if inputs.problem not in metric.problems:
         raise StatisticsError(f"metric {metric.name!r} does not apply to a {inputs.problem} task")
-    label = name.split("/", 1)[1] if "/" in name else None
+    label = metric_label(name)
     if metric.name == "auroc" and label in inputs.labels:
         # One label's AUROC needs only its own column: skip the other labels.
         k = inputs.labels.index(label)
@@ -70,7 +75,7 @@ def cluster_strata(inputs: EvalInputs, name: str, clusters: Clusters) -> np.ndar
     One label (binary task, or a per-label value such as ``auroc/Effusion``): whether the cluster
     has a positive image. Multiclass: the set of classes among its images.
     """
-    label = name.split("/", 1)[1] if "/" in name else None
+    label = metric_label(name)
     if inputs.problem == "binary" or label in inputs.labels:
         k = 0 if inputs.problem == "binary" else inputs.labels.index(label)
         positive = np.nan_to_num(inputs.y_true[:, k]) == 1

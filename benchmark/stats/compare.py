@@ -20,7 +20,7 @@ import pandas as pd
 from benchmark.errors import StatisticsError, TaskMismatchError
 from benchmark.metrics import EvalInputs
 from benchmark.predictions import SCORE_PREFIX
-from benchmark.stats.bootstrap import clusters_of, metric_values, prediction_inputs
+from benchmark.stats.bootstrap import clusters_of, metric_family, metric_label, metric_values, prediction_inputs
 from benchmark.stats.correction import CORRECTION_METHODS, CORRECTIONS, adjust_pvalues
 from benchmark.stats.delong import delong_pairs
 from benchmark.stats.intervals import bootstrap_interval
@@ -138,8 +138,8 @@ def _delong_label(metric: str, inputs: EvalInputs) -> int:
     """Column of the single AUROC DeLong compares."""
     if metric == "auroc" and inputs.problem == "binary":
         return 0
-    label = metric.split("/", 1)[1] if metric.startswith("auroc/") else None
-    if label in inputs.labels:
+    label = metric_label(metric)
+    if metric_family(metric) == "auroc" and label in inputs.labels:
         return inputs.labels.index(label)
     raise StatisticsError(
         f"DeLong compares one AUROC: 'auroc' on a binary task or 'auroc/<label>', not {metric!r}; "

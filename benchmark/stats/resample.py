@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.errors import StatisticsError
 from benchmark.weights import ClusterWeights, concatenated_ranges
 
 
@@ -37,9 +38,9 @@ class Clusters:
         """
         if ids is None:
             if n is None:
-                raise ValueError("pass cluster ids or the number of images")
+                raise StatisticsError("pass cluster ids or the number of images")
             return cls(np.arange(n), np.arange(n), "image")
-        ids = np.asarray(ids)
+        ids = np.asarray(ids).astype(str)
         unique, cluster_of = np.unique(ids, return_inverse=True)
         if len(unique) == len(ids):
             return cls(np.arange(len(ids)), np.arange(len(ids)), "image")
@@ -88,13 +89,15 @@ def draw_resamples(
     (one label per cluster) each stratum is resampled on its own and keeps its size, as in pROC's
     stratified bootstrap (cases and controls resampled separately).
     """
+    if n_resamples < 1:
+        raise StatisticsError(f"n_resamples must be at least 1, got {n_resamples}")
     rng = np.random.default_rng(seed)
     k = clusters.n_clusters
     if strata is None:
         return Resamples(clusters, rng.integers(0, k, (n_resamples, k)))
     strata = np.asarray(strata)
     if len(strata) != k:
-        raise ValueError(f"strata has {len(strata)} entries for {k} clusters")
+        raise StatisticsError(f"strata has {len(strata)} entries for {k} clusters; pass one stratum per cluster")
     parts = []
     for stratum in np.unique(strata):
         members = np.flatnonzero(strata == stratum)
