@@ -120,8 +120,9 @@ def _pair_numerators(positive: np.ndarray, score: np.ndarray, weights: ClusterWe
     rows = max(1, CHUNK_ELEMENTS // max(matrix.shape))
     out = np.empty(weights.n_resamples)
     for start in range(0, weights.n_resamples, rows):
-        counts = weights.row_counts(slice(start, start + rows))
-        out[start : start + rows] = np.einsum("bq,bq->b", counts[:, pos_clusters] @ matrix, counts[:, neg_clusters])
+        by_cluster = weights.row_counts(slice(start, start + rows)).T  # (k, rows): clusters gathered as rows
+        products = matrix.T @ by_cluster[pos_clusters]
+        out[start : start + rows] = np.einsum("qb,qb->b", products, by_cluster[neg_clusters])
     return out
 
 

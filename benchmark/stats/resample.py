@@ -68,9 +68,10 @@ class Resamples:
     def weights(self) -> ClusterWeights:
         """Per-cluster draw counts of every resample."""
         b, k = self.indices.shape
-        flat = (self.indices + np.arange(b)[:, None] * k).ravel()
-        counts = np.bincount(flat, minlength=b * k).reshape(b, k).astype(np.float64)
-        return ClusterWeights(self.clusters.cluster_of, k, counts)
+        # Built cluster-major, (k, B), and handed over transposed: the AUROC kernel gathers clusters as rows.
+        flat = (self.indices * b + np.arange(b)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=k * b).reshape(k, b).astype(np.float64)
+        return ClusterWeights(self.clusters.cluster_of, k, counts.T)
 
     def image_indices(self, b: int) -> np.ndarray:
         """Row positions of the images of resample b: each drawn cluster's images, in draw order."""
