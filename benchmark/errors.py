@@ -44,3 +44,15 @@ class RunNotFoundError(BenchmarkError):
 
 class SaliencyCacheError(BenchmarkError):
     """A run's saliency cache that is absent, from another run, or does not match its index."""
+
+
+class StatisticsError(BenchmarkError):
+    """Inputs a statistic cannot be computed from: unknown metric value, missing column, wrong problem type."""
+
+
+class PredictionsMismatchError(StatisticsError):
+    """Prediction tables compared with each other do not hold the same test images or the same truth."""
+
+
+class TaskMismatchError(StatisticsError):
+    """Runs of different task hashes: their numbers are never ranked together."""

@@ -1,9 +1,11 @@
 """Classification metrics, vectorised over bootstrap resamples.
 
-Every metric takes resample weights ``w`` of shape (B, n) (how often each test image is
-drawn; a row of ones is the plain estimate) and returns one value per resample, so
-2,000 bootstrap resamples cost a few matrix products instead of 2,000 scikit-learn calls.
-Undefined values (a resample with one class only, no predicted positives) are NaN.
+Every metric takes resample weights (benchmark.weights.ClusterWeights: how often each test
+image is drawn, stored per patient cluster; a single row of ones is the plain estimate) and
+returns one value per resample, so 2,000 bootstrap resamples cost a few matrix products instead
+of 2,000 scikit-learn calls. Undefined values (a resample with one class only, no predicted
+positives) are NaN. Unknown labels (NaN) are masked: per label for multilabel tasks, the whole
+image for binary and multiclass tasks.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.auroc import weighted_auroc
 from benchmark.registry import Registry
+from benchmark.weights import ClusterWeights
 
 Values = dict[str, np.ndarray]
+PROBLEMS = ("binary", "multiclass", "multilabel")
 
 
 @dataclass(frozen=True)
@@ -44,32 +49,18 @@ class EvalInputs:
 @dataclass(frozen=True)
 class Metric:
     name: str
-    compute: Callable[[EvalInputs, np.ndarray], Values]
+    compute: Callable[[EvalInputs, ClusterWeights], Values]
     problems: tuple[str, ...]
 
 
-def weighted_auroc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """AUROC (Mann-Whitney, ties count 1/2) for each row of weights ``w``; NaN labels ignored."""
-    known = ~np.isnan(y)
-    y, score, w = y[known], score[known], w[:, known]
-    order = np.argsort(score, kind="stable")
-    score, positive, w = score[order], y[order] == 1, w[:, order]
-    starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])
-    if len(score) == 0:
-        return np.full(w.shape[0], np.nan)
-    pos = np.add.reduceat(w * positive, starts, axis=1)
-    neg = np.add.reduceat(w * ~positive, starts, axis=1)
-    negatives_below = np.cumsum(neg, axis=1) - neg
-    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos * (negatives_below + 0.5 * neg)).sum(axis=1) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
-
-
-def weighted_confusion(true: np.ndarray, pred: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
-    """Confusion matrices (B, k, k), rows = true class, columns = predicted class."""
-    cell = np.eye(k * k, dtype=w.dtype)[true * k + pred]
-    return (w @ cell).reshape(w.shape[0], k, k)
+def weighted_confusion(
+    true: np.ndarray, pred: np.ndarray, k: int, w: ClusterWeights, known: np.ndarray | None = None
+) -> np.ndarray:
+    """Confusion matrices (B, k, k), rows = true class, columns = predicted class; rows not ``known`` left out."""
+    cell = np.eye(k * k)[true * k + pred]
+    if known is not None:
+        cell *= known[:, None]
+    return w.total(cell).reshape(w.n_resamples, k, k)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -77,28 +68,29 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def _confusion(inputs: EvalInputs, w: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Per-resample confusion matrices and the class names of their rows."""
+def _confusion(inputs: EvalInputs, w: ClusterWeights) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-resample confusion matrices and the class names of their rows (images with unknown truth left out)."""
+    known = ~np.isnan(inputs.y_true).any(axis=1)
     if inputs.problem == "binary":
         true = (inputs.y_true[:, 0] == 1).astype(int)
         pred = (inputs.y_score[:, 0] >= inputs.threshold(0)).astype(int)
-        return weighted_confusion(true, pred, 2, w), ("negative", inputs.labels[0])
-    return weighted_confusion(inputs.true_class, inputs.predicted_class, len(inputs.labels), w), inputs.labels
+        return weighted_confusion(true, pred, 2, w, known), ("negative", inputs.labels[0])
+    true = np.where(known, inputs.true_class, 0)
+    return weighted_confusion(true, inputs.predicted_class, len(inputs.labels), w, known), inputs.labels
 
 
-def _multilabel_counts(inputs: EvalInputs, w: np.ndarray) -> tuple[np.ndarray, ...]:
+def _multilabel_counts(inputs: EvalInputs, w: ClusterWeights) -> tuple[np.ndarray, ...]:
     """(tp, fp, fn, tn), each (B, K): every label scored at its own threshold, NaN labels masked."""
     known = ~np.isnan(inputs.y_true)
     positive = known & (np.nan_to_num(inputs.y_true) == 1)
     thresholds = np.array([inputs.threshold(k) for k in range(len(inputs.labels))])
     predicted = inputs.y_score >= thresholds
-    return tuple(
-        w @ (known & mask).astype(w.dtype)
-        for mask in (positive & predicted, ~positive & predicted, positive & ~predicted, ~positive & ~predicted)
-    )
+    masks = (positive & predicted, ~positive & predicted, positive & ~predicted, ~positive & ~predicted)
+    totals = w.total(np.concatenate([known & mask for mask in masks], axis=1).astype(np.float64))
+    return tuple(np.split(totals, 4, axis=1))
 
 
-def _per_class_rates(inputs: EvalInputs, w: np.ndarray) -> dict[str, np.ndarray]:
+def _per_class_rates(inputs: EvalInputs, w: ClusterWeights) -> dict[str, np.ndarray]:
     if inputs.problem == "multilabel":
         tp, fp, fn, tn = _multilabel_counts(inputs, w)
         total = (tp + fp + fn + tn)[:, :1]
@@ -120,8 +112,8 @@ def _per_class_rates(inputs: EvalInputs, w: np.ndarray) -> dict[str, np.ndarray]
     }
 
 
-def _rate_metric(key: str) -> Callable[[EvalInputs, np.ndarray], Values]:
-    def compute(inputs: EvalInputs, w: np.ndarray) -> Values:
+def _rate_metric(key: str) -> Callable[[EvalInputs, ClusterWeights], Values]:
+    def compute(inputs: EvalInputs, w: ClusterWeights) -> Values:
         per_class = _per_class_rates(inputs, w)[key]
         if inputs.problem == "binary":
             return {key: per_class[:, 1]}
@@ -132,17 +124,17 @@ def _rate_metric(key: str) -> Callable[[EvalInputs, np.ndarray], Values]:
     return compute
 
 
-def _accuracy(inputs: EvalInputs, w: np.ndarray) -> Values:
+def _accuracy(inputs: EvalInputs, w: ClusterWeights) -> Values:
     return {"accuracy": _per_class_rates(inputs, w)["accuracy"]}
 
 
-def _balanced_accuracy(inputs: EvalInputs, w: np.ndarray) -> Values:
+def _balanced_accuracy(inputs: EvalInputs, w: ClusterWeights) -> Values:
     recall = _per_class_rates(inputs, w)["sensitivity"]
     with np.errstate(invalid="ignore"):
         return {"balanced_accuracy": np.nanmean(recall, axis=1)}
 
 
-def _auroc(inputs: EvalInputs, w: np.ndarray) -> Values:
+def _auroc(inputs: EvalInputs, w: ClusterWeights) -> Values:
     if inputs.problem == "binary":
         return {"auroc": weighted_auroc(inputs.y_true[:, 0], inputs.y_score[:, 0], w)}
     per_label = np.stack(
@@ -170,8 +162,10 @@ for _metric in (
     METRICS.register(_metric.name, _metric)
 
 
-def compute_metrics(inputs: EvalInputs, names: tuple[str, ...], w: np.ndarray) -> Values:
-    """All values of the named metrics, one entry per resample row of ``w``."""
+def compute_metrics(inputs: EvalInputs, names: tuple[str, ...], w: ClusterWeights | np.ndarray) -> Values:
+    """All values of the named metrics, one entry per resample of ``w`` (or per row of (B, n) image weights)."""
+    if not isinstance(w, ClusterWeights):
+        w = ClusterWeights.from_dense(w)
     values: Values = {}
     for name in names:
         values.update(METRICS.get(name).compute(inputs, w))
@@ -179,5 +173,8 @@ def compute_metrics(inputs: EvalInputs, names: tuple[str, ...], w: np.ndarray) -
 
 
 def confusion_matrix(inputs: EvalInputs) -> tuple[list[list[int]], tuple[str, ...]]:
-    cm, names = _confusion(inputs, np.ones((1, len(inputs.y_true))))
+    cm, names = _confusion(inputs, ClusterWeights.plain(len(inputs.y_true)))
     return cm[0].astype(int).tolist(), names
+
+
+__all__ = ["METRICS", "PROBLEMS", "EvalInputs", "Metric", "compute_metrics", "confusion_matrix", "weighted_auroc"]

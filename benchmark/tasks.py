@@ -20,13 +20,14 @@ from benchmark.data.source import SourceIndex
 from benchmark.data.sources import SOURCES
 from benchmark.data.split import SplitReport, apply_split_rule, patient_counts, split_counts, split_sha256
 from benchmark.errors import ConfigError, SplitMismatchError
-from benchmark.inference import prediction_arrays
-from benchmark.metrics import METRICS, EvalInputs, compute_metrics, confusion_matrix
+from benchmark.metrics import METRICS, PROBLEMS, EvalInputs, confusion_matrix
+from benchmark.predictions import prediction_arrays
 from benchmark.registry import Registry
-from benchmark.stats import percentile_intervals
+from benchmark.stats.bootstrap import bootstrap_metrics
+from benchmark.stats.intervals import METHODS as CI_METHODS
+from benchmark.stats.resample import Clusters, draw_resamples
 from benchmark.thresholds import RULES
 
-PROBLEMS = ("binary", "multiclass", "multilabel")
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
 _REQUIRED = {
     "name",
@@ -61,7 +62,7 @@ class Task:
     metrics: tuple[str, ...]
     primary_metric: str
     class_names: tuple[str, ...] = ()
-    bootstrap: dict[str, int] | None = None
+    bootstrap: dict[str, Any] | None = None  # n_resamples (2000), seed (0), method (percentile | bca)
     citation: str = ""
     threshold: float | str = 0.5  # a number, or a rule applied to validation predictions
     metadata: tuple[str, ...] = ()  # per-image columns kept for subgroup analysis (age, sex, view)
@@ -86,6 +87,10 @@ class Task:
         return int((self.bootstrap or {}).get("seed", 0))
 
     @property
+    def bootstrap_method(self) -> str:
+        return str((self.bootstrap or {}).get("method", "percentile"))
+
+    @property
     def tunes_threshold(self) -> bool:
         return isinstance(self.threshold, str)
 
@@ -96,10 +101,10 @@ class Task:
         n_resamples: int | None = None,
         seed: int | None = None,
     ) -> dict[str, Any]:
-        """The task's metrics on a Predictions table, each with a 95% bootstrap CI over test images.
+        """The task's metrics on a Predictions table, each with a 95% bootstrap CI.
 
         Resamples whole patients when images share a patient id, so a patient with many
-        images does not narrow the interval.
+        images does not narrow the interval (benchmark.stats).
         """
         y_true, y_score = prediction_arrays(predictions, self.labels)
         if thresholds is None:
@@ -107,22 +112,17 @@ class Task:
                 raise ConfigError(f"task {self.name} chooses thresholds on validation ({self.threshold}); pass them")
             thresholds = [float(self.threshold)] * len(self.labels)
         inputs = EvalInputs(self.problem, self.labels, y_true, y_score, tuple(thresholds), self.macro_subsets)
-        clusters = predictions["patient_id"].to_numpy()
-        by_patient = len(set(clusters)) < len(clusters)
+        clusters = Clusters.of(predictions["patient_id"].to_numpy())
         settings = {
             "n_resamples": n_resamples if n_resamples is not None else self.n_bootstrap,
             "seed": seed if seed is not None else self.bootstrap_seed,
-            "unit": "patient" if by_patient else "image",
-            "method": "percentile",
+            "unit": clusters.unit,
+            "n_units": clusters.n_clusters,
+            "method": self.bootstrap_method,
             "level": 0.95,
         }
-        intervals = percentile_intervals(
-            lambda w: compute_metrics(inputs, self.metrics, w),
-            n=len(predictions),
-            n_resamples=settings["n_resamples"],
-            seed=settings["seed"],
-            clusters=clusters if by_patient else None,
-        )
+        resamples = draw_resamples(clusters, settings["n_resamples"], settings["seed"])
+        intervals = bootstrap_metrics(inputs, self.metrics, resamples, settings["method"], settings["level"])
         result: dict[str, Any] = {
             "metrics": {k: v.to_dict() for k, v in intervals.items()},
             "bootstrap": settings,
@@ -217,6 +217,9 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
     for metric in spec["metrics"]:
         if spec["problem"] not in METRICS.get(metric).problems:
             raise ConfigError(f"{origin}: metric {metric!r} does not apply to a {spec['problem']} task")
+    method = (spec.get("bootstrap") or {}).get("method", "percentile")
+    if method not in CI_METHODS:
+        raise ConfigError(f"{origin}: bootstrap.method must be one of {CI_METHODS}, got {method!r}")
     threshold = spec.get("threshold", 0.5)
     if isinstance(threshold, str) and threshold not in RULES:
         raise ConfigError(f"{origin}: threshold must be a number or one of {RULES}, got {threshold!r}")

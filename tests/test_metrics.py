@@ -5,7 +5,8 @@ import pytest
 from sklearn import metrics as skm
 
 from benchmark.metrics import EvalInputs, compute_metrics, confusion_matrix, weighted_auroc
-from benchmark.stats import bootstrap_weights, percentile_intervals
+from benchmark.stats.bootstrap import bootstrap_metrics
+from benchmark.stats.resample import Clusters, draw_resamples
 
 ALL = ("auroc", "accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1")
 
@@ -77,9 +78,9 @@ def test_undefined_values_are_nan_like_sklearn_zero_division_nan():
 def test_weighted_metrics_equal_sklearn_on_each_resample():
     """A resample is a weight vector; sklearn's sample_weight gives the same numbers."""
     for inputs in (_binary(120, seed=3), _multiclass(120, seed=4)):
-        weights = bootstrap_weights(5, np.random.default_rng(0), n=len(inputs.y_true))
+        weights = draw_resamples(Clusters.of(None, len(inputs.y_true)), 5, seed=0).weights()
         values = compute_metrics(inputs, ALL, weights)
-        for b, w in enumerate(weights):
+        for b, w in enumerate(weights.dense()):
             if inputs.problem == "binary":
                 y, s = inputs.y_true[:, 0], inputs.y_score[:, 0]
                 pred = (s >= 0.5).astype(int)
@@ -105,12 +106,12 @@ def test_weighted_metrics_equal_sklearn_on_each_resample():
 def test_percentile_interval_equals_an_explicit_resampling_loop():
     inputs = _binary(200, seed=5)
     n = len(inputs.y_true)
-    intervals = percentile_intervals(lambda w: compute_metrics(inputs, ("auroc",), w), n, 500, seed=7)
-    # The same resamples drawn again, each expanded into an index list and scored by sklearn.
-    weights = bootstrap_weights(500, np.random.default_rng(7), n=n)
+    resamples = draw_resamples(Clusters.of(None, n), 500, seed=7)
+    intervals = bootstrap_metrics(inputs, ("auroc",), resamples)
+    # The same resamples, each expanded into an index list and scored by sklearn.
     loop = [
         skm.roc_auc_score(inputs.y_true[idx, 0], inputs.y_score[idx, 0])
-        for idx in (np.repeat(np.arange(n), w.astype(int)) for w in weights)
+        for idx in map(resamples.image_indices, range(500))
     ]
     low, high = np.quantile(loop, [0.025, 0.975])
     assert intervals["auroc"].ci_low == pytest.approx(low)
@@ -122,7 +123,7 @@ def test_percentile_interval_equals_an_explicit_resampling_loop():
 def test_degenerate_resamples_are_counted_not_fatal():
     y = np.array([1.0] + [0.0] * 9)
     inputs = EvalInputs("binary", ("x",), y[:, None], np.linspace(0, 1, 10)[:, None])
-    result = percentile_intervals(lambda w: compute_metrics(inputs, ("auroc",), w), 10, 300, seed=0)["auroc"]
+    result = bootstrap_metrics(inputs, ("auroc",), draw_resamples(Clusters.of(None, 10), 300, seed=0))["auroc"]
     # P(the single positive is never drawn) = 0.9**10 ~ 0.35
     assert 60 < result.n_degenerate < 150
     assert 0 <= result.ci_low <= result.ci_high <= 1
@@ -130,7 +131,7 @@ def test_degenerate_resamples_are_counted_not_fatal():
 
 def test_cluster_bootstrap_draws_whole_patients():
     clusters = np.array(["p1", "p1", "p1", "p2", "p3", "p3"])
-    weights = bootstrap_weights(50, np.random.default_rng(0), clusters=clusters)
+    weights = draw_resamples(Clusters.of(clusters), 50, seed=0).weights().dense()
     assert np.all(weights[:, 0] == weights[:, 1]) and np.all(weights[:, 1] == weights[:, 2])
     assert np.all(weights[:, 4] == weights[:, 5])
     # three patients drawn per resample
