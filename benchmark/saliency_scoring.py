@@ -100,7 +100,7 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
 
     ``trials`` has one row per scored map: method, finding, hit, iou, box_fraction.
     """
-    from statsmodels.stats.proportion import proportion_confint
+    from benchmark.stats import wilson_interval
 
     columns = ["method", "finding", "n", "hits", "hit_rate", "ci_low", "ci_high", "mean_iou", "chance"]
     if trials.empty:
@@ -109,7 +109,7 @@ def summarise(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (method, finding), group in pd.concat([trials, pooled]).groupby(["method", "finding"], sort=True):
         n, hits = len(group), int(group["hit"].sum())
-        low, high = proportion_confint(hits, n, alpha=0.05, method="wilson")
+        interval = wilson_interval(hits, n)
         iou_mean, chance = group["iou"].mean(), group["box_fraction"].mean()
-        rows.append([method, finding, n, hits, hits / n, float(low), float(high), iou_mean, chance])
+        rows.append([method, finding, n, hits, hits / n, interval.ci_low, interval.ci_high, iou_mean, chance])
     return pd.DataFrame(rows, columns=columns)
