@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmark.data.cache import CACHE_ENV
-from benchmark.tasks import TASKS, Task, task_from_dict
+from benchmark.tasks import TASKS, Task, task_from_dict, tasks_dir
 from tests.data.covid_kaggle.make import make_covid_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,4 +52,16 @@ def tiny_covid_task(tiny_covid_root: Path) -> Task:
     return pinned_copy(TASKS.get("covid3"), tiny_covid_root, bootstrap={"n_resamples": 200, "seed": 0})
 
 
-__all__ = ["REPO", "SHARED_DATA", "pinned_copy"]
+def cli_env(tmp_path: Path, task: Task, name: str = "tinycovid") -> dict[str, str]:
+    """Environment for subprocess runs: a tasks folder holding the real task files plus ``task`` as ``name``."""
+    folder = tmp_path / "tasks"
+    folder.mkdir(exist_ok=True)
+    for path in tasks_dir().glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text())
+    spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in task.__dict__.items()}
+    spec["name"] = name
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    return {**os.environ, "CXRBENCH_TASKS_DIR": str(folder), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+__all__ = ["REPO", "SHARED_DATA", "cli_env", "pinned_copy"]

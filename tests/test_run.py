@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn import metrics as skm
 
 from benchmark.cli import main
 from benchmark.runner import RunRequest, run_benchmark
 from benchmark.store import ResultsDir
-from benchmark.tasks import tasks_dir
+from tests.conftest import cli_env
 
 FAST = {"epochs": 3}
 
@@ -105,20 +102,8 @@ def test_interrupted_run_writes_no_record_and_resume_matches_uninterrupted(
     )
 
 
-def _cli_env(tmp_path: Path, task) -> dict[str, str]:
-    """A tasks folder holding the real task files plus the fixture task, for subprocess runs."""
-    folder = tmp_path / "tasks"
-    folder.mkdir(exist_ok=True)
-    for path in tasks_dir().glob("*.yaml"):
-        (folder / path.name).write_text(path.read_text())
-    spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in task.__dict__.items()}
-    spec["name"] = "tinycovid"
-    (folder / "tinycovid.yaml").write_text(yaml.safe_dump(spec))
-    return {**os.environ, "CXRBENCH_TASKS_DIR": str(folder), "PYTHONUNBUFFERED": "1"}
-
-
 def test_run_killed_mid_training_resumes_to_the_same_result(tiny_covid_task, tiny_covid_root, tmp_path):
-    env = _cli_env(tmp_path, tiny_covid_task)
+    env = cli_env(tmp_path, tiny_covid_task)
     base = [
         sys.executable,
         "-m",

@@ -142,20 +142,21 @@ def summary(record: dict) -> str:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    records = ResultsDir(args.results).records()
+    results = ResultsDir(args.results)
+    runs = results.query(args.task, args.task_hash, args.model, args.origin, args.run_key)
     if args.json:
-        print(json.dumps(records, indent=2, default=str))
+        print(json.dumps([results.load_record(r.run_id) for r in runs], indent=2, default=str))
         return 0
-    if not records:
-        print(f"no runs under {args.results}")
+    if not runs:
+        print(f"no matching runs under {args.results}")
         return 0
-    print(f"{'run id':<58} {'task':<15} {'model':<14} {'seed':>4}  primary metric")
-    for r in records:
-        primary = r["task"]["primary_metric"]
-        m = r["metrics"][primary]
+    print(f"{'run id':<58} {'task':<15} {'model':<24} {'origin':<10} {'seed':>4}  primary metric")
+    for r in runs:
+        value = "n/a" if r.primary_value is None else f"{r.primary_value:.4f}"
+        ci = "" if r.primary_ci_low is None else f" [{r.primary_ci_low:.4f}, {r.primary_ci_high:.4f}]"
         print(
-            f"{r['run_id']:<58} {r['task']['name']:<15} {r['model']['name']:<14} {r['seed']:>4}  "
-            f"{primary} {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
+            f"{r.run_id:<58} {r.task_name:<15} {r.model_name:<24} {r.origin:<10} {r.seed:>4}  "
+            f"{r.primary_metric} {value}{ci}"
         )
     return 0
 
@@ -190,9 +191,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
     run_parser.set_defaults(handler=run)
 
-    runs = sub.add_parser("runs", help="list recorded runs")
+    runs = sub.add_parser("runs", help="list recorded runs (from the results index), optionally filtered")
     runs.add_argument("--results", type=Path, default=Path("results"))
-    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--task", help="task name")
+    runs.add_argument("--task-hash", help="task hash (results from different hashes are never ranked together)")
+    runs.add_argument("--model", help="model name (submissions: submission:<name>)")
+    runs.add_argument("--origin", choices=["baseline", "submission"])
+    runs.add_argument("--run-key", help="runs with these inputs (task hash, model code, recipe, seed)")
+    runs.add_argument("--json", action="store_true", help="print the full records of the matching runs")
     runs.set_defaults(handler=list_runs)
     show_parser = sub.add_parser("show", help="print a run record")
     show_parser.add_argument("run_id")
