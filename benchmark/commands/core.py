@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from benchmark.store import ResultsDir
+from benchmark.submission.metadata import METADATA_FILE
 
 
 def list_tasks(args: argparse.Namespace) -> int:
@@ -111,9 +112,15 @@ def run(args: argparse.Namespace) -> int:
         overrides["epochs"] = args.epochs
     if args.weights is not None:
         overrides["pretrained_weights"] = args.weights
+    model, origin, extra = args.model, "baseline", {}
+    if is_submission_folder(args.model):  # a submissions/<team> folder: its code runs now, as asked
+        from benchmark.submission.plugin import load_plugin
+
+        model, metadata = load_plugin(Path(args.model), args.task)
+        origin, extra = "submission", {"submission": metadata}
     request = RunRequest(
         task=args.task,
-        model=args.model,
+        model=model,
         data_root=args.data_root,
         seed=args.seed,
         overrides=overrides,
@@ -121,12 +128,19 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=torch.device(args.device) if args.device else None,
         skip_corrupt=args.skip_corrupt,
+        origin=origin,
+        extra=extra,
     )
     run_dir = run_benchmark(request)
     record = json.loads((run_dir / "record.json").read_text())
     print(summary(record))
     print(f"record: {run_dir / 'record.json'}")
     return 0
+
+
+def is_submission_folder(value: str) -> bool:
+    """Whether a ``--model`` argument names a submission folder rather than a registered model."""
+    return (Path(value) / METADATA_FILE).is_file()
 
 
 def summary(record: dict) -> str:
@@ -150,12 +164,12 @@ def list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no matching runs under {args.results}")
         return 0
-    print(f"{'run id':<58} {'task':<15} {'model':<24} {'origin':<10} {'seed':>4}  primary metric")
+    print(f"{'run id':<64} {'task':<15} {'model':<24} {'origin':<10} {'seed':>4}  primary metric")
     for r in runs:
         value = "n/a" if r.primary_value is None else f"{r.primary_value:.4f}"
         ci = "" if r.primary_ci_low is None else f" [{r.primary_ci_low:.4f}, {r.primary_ci_high:.4f}]"
         print(
-            f"{r.run_id:<58} {r.task_name:<15} {r.model_name:<24} {r.origin:<10} {r.seed:>4}  "
+            f"{r.run_id:<64} {r.task_name:<15} {r.model_name:<24} {r.origin:<10} {r.seed:>4}  "
             f"{r.primary_metric} {value}{ci}"
         )
     return 0
@@ -177,7 +191,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run_parser = sub.add_parser("run", help="train and evaluate one model on one task")
     run_parser.add_argument("--task", required=True)
-    run_parser.add_argument("--model", required=True)
+    run_parser.add_argument("--model", required=True, help="a registered model, or a submissions/<team> folder")
     run_parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
     run_parser.add_argument("--seed", type=int, default=0)
     run_parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
