@@ -164,12 +164,12 @@ def list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no matching runs under {args.results}")
         return 0
-    print(f"{'run id':<64} {'task':<15} {'model':<24} {'origin':<10} {'seed':>4}  primary metric")
+    print(f"{'run id':<64} {'task':<15} {'model':<28} {'origin':<10} {'seed':>4}  primary metric")
     for r in runs:
         value = "n/a" if r.primary_value is None else f"{r.primary_value:.4f}"
         ci = "" if r.primary_ci_low is None else f" [{r.primary_ci_low:.4f}, {r.primary_ci_high:.4f}]"
         print(
-            f"{r.run_id:<64} {r.task_name:<15} {r.model_name:<24} {r.origin:<10} {r.seed:>4}  "
+            f"{r.run_id:<64} {r.task_name:<15} {r.model_name:<28} {r.origin:<10} {r.seed:>4}  "
             f"{r.primary_metric} {value}{ci}"
         )
     return 0
