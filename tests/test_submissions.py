@@ -34,6 +34,7 @@ EXAMPLE = REPO / "submissions" / "example_tinycnn"
 MARKER_MODEL = textwrap.dedent(
     """
     import os
+    from collections import OrderedDict
     from pathlib import Path
 
     from torch import nn
@@ -47,7 +48,8 @@ MARKER_MODEL = textwrap.dedent(
 
 
     def build_model(inputs: ModelInputs) -> nn.Module:
-        return nn.Sequential(nn.Flatten(), nn.Linear(inputs.image_size**2 * inputs.in_chans, inputs.num_outputs))
+        features = inputs.image_size**2 * inputs.in_chans
+        return nn.Sequential(OrderedDict(flat=nn.Flatten(), head=nn.Linear(features, inputs.num_outputs)))
     """
 )
 
@@ -168,7 +170,7 @@ def test_paths_cannot_leave_the_submission_folder(tmp_path, marker):
 def test_weights_hash_is_checked_before_any_code_runs(tmp_path, marker):
     folder = make_submission(tmp_path)
     weights = folder / "weights.pt"
-    torch.save({"0.weight": torch.zeros(1)}, weights)
+    torch.save({"head.weight": torch.zeros(3, 256), "head.bias": torch.zeros(3)}, weights)
     actual = hashlib.sha256(weights.read_bytes()).hexdigest()
     spec = yaml.safe_load((folder / "submission.yaml").read_text())
     spec["weights"] = {"file": "weights.pt", "sha256": "a" * 64}
@@ -194,6 +196,18 @@ def test_model_file_problems_are_named(tmp_path, marker):
     (folder / "model.py").write_text("import not_a_module_anywhere\n")
     message = rejected(folder)
     assert "failed on import (ModuleNotFoundError" in message and "not_a_module_anywhere" in message
+
+
+def test_a_model_that_does_not_build_for_the_task_is_named(tmp_path, marker):
+    folder = make_submission(tmp_path)
+    source = (folder / "model.py").read_text()
+    (folder / "model.py").write_text(source.replace("inputs.num_outputs)))", "5)))"))
+    message = rejected(folder)
+    assert "gives outputs of shape (2, 5) for a batch of 2; task covid3 needs (2, 3)" in message
+    (folder / "model.py").write_text(source.replace("flat=nn.Flatten()", "conv=nn.Conv2d(3, 4, 3), flat=nn.Flatten()"))
+    message = rejected(folder)
+    assert "running it on a batch of shape (2, 1, 16, 16) failed (RuntimeError" in message
+    assert str(folder / "model.py") in message
 
 
 def test_uninstalled_entry_point_is_named(tmp_path, marker):

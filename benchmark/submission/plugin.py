@@ -14,8 +14,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmark.errors import SubmissionError
-from benchmark.models import ENTRY_POINT_GROUP, ModelSpec, _as_spec
+import torch
+
+from benchmark.errors import BenchmarkError, SubmissionError
+from benchmark.models import ENTRY_POINT_GROUP, ModelInputs, ModelSpec, _as_spec
 from benchmark.recipe import Recipe
 from benchmark.submission.metadata import METADATA_FILE, Submission, load_submission
 
@@ -26,7 +28,8 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]
     """Validate the submission for ``task_name`` and build its ModelSpec, named ``submission:<name>``.
 
     Returns the spec and the ``submission`` section of its run records. Everything that can be
-    checked without running submitted code (metadata, paths, weights hash, task) is checked first.
+    checked without running submitted code (metadata, paths, weights hash, task) is checked first;
+    then the model is built for the task and run on a batch of two blank images.
     """
     submission = load_submission(folder)
     submission.check_task(task_name)
@@ -39,9 +42,40 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]
     if submission.weights_file is not None:
         recipe = dataclasses.replace(recipe, pretrained_weights=str(submission.weights_file))
     spec = dataclasses.replace(spec, name=submission.model_name, recipe=recipe)
+    _check_builds(spec, task_name)
     record["source_hash"] = spec.source_hash
     log.info("submission %s: model from %s (sha256 %s)", submission.name, spec.source_file, spec.source_hash[:12])
     return spec, record
+
+
+def _check_builds(spec: ModelSpec, task_name: str) -> None:
+    """Build the model with the task's head and run it once, so a broken factory stops here, named."""
+    from benchmark.tasks import TASKS
+    from benchmark.training import num_outputs
+
+    task = TASKS.get(task_name)
+    recipe = spec.recipe
+    size = recipe.image_size or task.native_image_size
+    outputs = num_outputs(recipe, task.problem, len(task.labels))
+    batch = (2, recipe.in_chans, size, size)
+    try:
+        with torch.random.fork_rng(), torch.no_grad():
+            torch.manual_seed(0)
+            model = spec.build(ModelInputs(outputs, recipe.in_chans, size), recipe).eval()
+            shape = tuple(model(torch.zeros(batch)).shape)
+    except BenchmarkError as exc:  # e.g. weights that do not fit: name the submission's file too
+        raise SubmissionError(f"{spec.source_file}: {spec.name} cannot be built for task {task.name}: {exc}") from exc
+    except Exception as exc:
+        raise SubmissionError(
+            f"{spec.source_file}: building {spec.name} for task {task.name} or running it on a batch of shape "
+            f"{batch} failed ({type(exc).__name__}: {exc}); the factory gets ModelInputs(num_outputs={outputs}, "
+            f"in_chans={recipe.in_chans}, image_size={size})"
+        ) from exc
+    if shape != (2, outputs):
+        raise SubmissionError(
+            f"{spec.source_file}: {spec.name} gives outputs of shape {shape} for a batch of 2; task {task.name} "
+            f"needs (2, {outputs}): use inputs.num_outputs for the last layer"
+        )
 
 
 def _file_spec(submission: Submission) -> ModelSpec:
