@@ -56,3 +56,19 @@ class PredictionsMismatchError(StatisticsError):
 
 class TaskMismatchError(StatisticsError):
     """Runs of different task hashes: their numbers are never ranked together."""
+
+
+class RecordError(BenchmarkError):
+    """A run directory whose record.json cannot be read."""
+
+
+class SubmissionError(BenchmarkError):
+    """A submission folder, its submission.yaml, model code or weights that do not validate."""
+
+
+class PredictionFileError(SubmissionError):
+    """A predictions file that does not cover the task's split exactly, with valid scores."""
+
+
+class ReproductionError(BenchmarkError):
+    """A run that cannot be re-run as recorded (changed task or code, missing weights)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from benchmark.store import (
     discard,
     write_json,
 )
-from benchmark.tasks import TASKS, Task
+from benchmark.tasks import TASKS, Task, TaskData
 from benchmark.thresholds import choose_thresholds
 from benchmark.training import BatchHook, default_device, fit, num_outputs
 
@@ -60,13 +61,14 @@ class RunRequest:
 
 @dataclass
 class RunArtifacts:
-    """A finished run held in memory: what ``publish_run`` writes as a run directory."""
+    """A finished run held in memory: what ``publish_run`` writes as a run directory. A prediction
+    submission has no validation predictions (unless it brought them), no weights and no work dir."""
 
     record: dict[str, Any]
     predictions: pd.DataFrame
-    val_predictions: pd.DataFrame
-    state_dict: dict[str, torch.Tensor]
-    work_dir: Path
+    val_predictions: pd.DataFrame | None = None
+    state_dict: dict[str, torch.Tensor] | None = None
+    work_dir: Path | None = None
 
 
 def weights_record(path: str | None) -> dict[str, str]:
@@ -86,8 +88,36 @@ def run_benchmark(request: RunRequest) -> Path:
     """Train and evaluate one (task, model, seed); returns the published run directory."""
     artifacts = execute_run(request)
     final = publish_run(artifacts, Path(request.results))
-    discard(artifacts.work_dir)
+    if artifacts.work_dir is not None:
+        discard(artifacts.work_dir)
     return final
+
+
+def new_run_id(created: datetime, task_name: str, model_name: str, seed: int) -> str:
+    """Sortable by time, readable, unique; only characters safe in a folder name."""
+    model = re.sub(r"[^A-Za-z0-9._-]", "-", model_name)
+    return f"{created:%Y%m%dT%H%M%SZ}-{task_name}-{model}-s{seed}-{uuid.uuid4().hex[:6]}"
+
+
+def task_section(task: Task, data: TaskData) -> dict[str, Any]:
+    """The record's ``task``: what the result is a result on."""
+    return {
+        "name": task.name,
+        "version": task.version,
+        "hash": task.task_hash,
+        "split_sha256": data.split_hash,
+        "patients": data.patient_counts(),
+        "primary_metric": task.primary_metric,
+        "problem": task.problem,
+        "labels": list(task.labels),
+        "data_root": str(data.root.resolve()),
+        "split_report": data.report.to_dict(),
+    }
+
+
+def environment_section(device: torch.device) -> dict[str, Any]:
+    """Package versions, code commit and hardware: what a result depends on besides its inputs."""
+    return {"versions": package_versions(), "git": git_commit(), "hardware": hardware(device)}
 
 
 def execute_run(request: RunRequest) -> RunArtifacts:
@@ -139,25 +169,13 @@ def execute_run(request: RunRequest) -> RunArtifacts:
     eval_seconds = time.perf_counter() - eval_started
 
     created = datetime.now(timezone.utc)
-    run_id = f"{created:%Y%m%dT%H%M%SZ}-{task.name}-{spec.name}-s{request.seed}-{uuid.uuid4().hex[:6]}"
     record = {
         "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
+        "run_id": new_run_id(created, task.name, spec.name, request.seed),
         "created_at": created.isoformat(),
         "origin": request.origin,
         "run_key": key,
-        "task": {
-            "name": task.name,
-            "version": task.version,
-            "hash": task.task_hash,
-            "split_sha256": data.split_hash,
-            "patients": data.patient_counts(),
-            "primary_metric": task.primary_metric,
-            "problem": task.problem,
-            "labels": list(task.labels),
-            "data_root": str(data.root.resolve()),
-            "split_report": data.report.to_dict(),
-        },
+        "task": task_section(task, data),
         "model": {
             "name": spec.name,
             "family": spec.family,
@@ -179,9 +197,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
             "stopped_early": fitted.stopped_early,
             "resumed_from_epoch": fitted.resumed_from_epoch,
         },
-        "versions": package_versions(),
-        "git": git_commit(),
-        "hardware": hardware(device),
+        **environment_section(device),
         "durations_s": {
             "data": round(data_seconds, 3),
             "train": round(fitted.seconds, 3),
@@ -195,20 +211,20 @@ def execute_run(request: RunRequest) -> RunArtifacts:
 
 
 def publish_run(artifacts: RunArtifacts, results_root: Path) -> Path:
-    """Write a run directory atomically: staged under a temporary name, then renamed into place."""
+    """Write a run directory atomically (staged under a temporary name, then renamed into place) and
+    list it in the results index. Only the files the run has are written; ``files`` names them."""
     results = ResultsDir(results_root)
     record = dict(artifacts.record)
     staging = results.staging_dir(record["run_id"])
     try:
         artifacts.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
-        artifacts.val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
-        torch.save(artifacts.state_dict, staging / CHECKPOINT_FILE)
-        record["files"] = {
-            name: file_digest(staging / name, "sha256")
-            for name in (PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, CHECKPOINT_FILE)
-        }
+        if artifacts.val_predictions is not None:
+            artifacts.val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
+        if artifacts.state_dict is not None:
+            torch.save(artifacts.state_dict, staging / CHECKPOINT_FILE)
+        record["files"] = {path.name: file_digest(path, "sha256") for path in sorted(staging.iterdir())}
         write_json(staging / RECORD_FILE, record)
-        final = results.publish(staging, record["run_id"])
+        final = results.publish(staging, record)
     except BaseException:
         discard(staging)
         raise

@@ -1,14 +1,19 @@
 """Run directories: ``<results>/<run_id>/`` with record.json, predictions.parquet, best checkpoint.
 
 A run directory appears only complete: it is assembled under a temporary name and renamed
-into place, so an interrupted or failed run leaves no record behind.
+into place, so an interrupted or failed run leaves no record behind. After the rename the run is
+added to the SQLite index (``benchmark.index``), which lists and queries runs; the run
+directories stay the truth, and an index that is missing or lists other directories than the
+results root holds is rebuilt from them before it is read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.errors import RunNotFoundError
+from benchmark.errors import RecordError, RunNotFoundError
+from benchmark.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -40,10 +48,56 @@ class ResultsDir:
         path.mkdir(parents=True, exist_ok=False)
         return path
 
-    def publish(self, staging: Path, run_id: str) -> Path:
-        final = self.root / run_id
+    def publish(self, staging: Path, record: dict[str, Any]) -> Path:
+        """Rename the staged run into place, then list it in the index."""
+        final = self.root / record["run_id"]
         os.replace(staging, final)
+        try:
+            RunIndex(self.index_path).add(IndexedRun.from_record(record, final.name))
+        except sqlite3.Error as exc:  # the run is published; the next read rebuilds the index from the run dirs
+            log.warning("run %s is written but the index %s was not updated (%s)", final.name, self.index_path, exc)
         return final
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / INDEX_FILE
+
+    def index(self) -> RunIndex:
+        """The index, rebuilt first if it is missing or does not list exactly the run directories."""
+        index = RunIndex(self.index_path)
+        if index.paths() != {p.name for p in self.run_dirs()}:
+            log.info("index %s is missing or stale; rebuilding it from the run directories", self.index_path)
+            self.rebuild_index()
+        return index
+
+    def rebuild_index(self) -> int:
+        """Recreate the index from the run directories; returns the number of runs listed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return RunIndex(self.index_path).replace_all(
+            lambda: [IndexedRun.from_record(self._read_record(p), p.name) for p in self.run_dirs()]
+        )
+
+    def query(
+        self,
+        task: str | None = None,
+        task_hash: str | None = None,
+        model: str | None = None,
+        origin: str | None = None,
+        run_key: str | None = None,
+        entry_key: str | None = None,
+    ) -> list[IndexedRun]:
+        """Indexed runs matching every filter given, oldest first (none when the root does not exist)."""
+        if not self.root.is_dir():
+            return []
+        return self.index().query(task, task_hash, model, origin, run_key, entry_key)
+
+    def find_by_run_key(self, run_key: str) -> list[IndexedRun]:
+        """Published runs with these inputs (task hash, model code, recipe, seed), oldest first."""
+        return self.query(run_key=run_key)
+
+    def entries(self, task: str | None = None, task_hash: str | None = None) -> list[Entry]:
+        """Runs grouped into leaderboard entries (seeds of one task, model, code and recipe)."""
+        return group_entries(self.query(task=task, task_hash=task_hash))
 
     def run_dirs(self) -> list[Path]:
         if not self.root.is_dir():
@@ -51,7 +105,20 @@ class ResultsDir:
         return sorted(p for p in self.root.iterdir() if (p / RECORD_FILE).is_file() and not p.name.startswith("."))
 
     def records(self) -> list[dict[str, Any]]:
-        return [json.loads((p / RECORD_FILE).read_text()) for p in self.run_dirs()]
+        return [self._read_record(p) for p in self.run_dirs()]
+
+    @staticmethod
+    def _read_record(run_dir: Path) -> dict[str, Any]:
+        path = run_dir / RECORD_FILE
+        try:
+            record = json.loads(path.read_text())
+            IndexedRun.from_record(record, run_dir.name)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RecordError(
+                f"{path} is not a readable run record ({type(exc).__name__}: {exc}); run directories are written "
+                "whole, so this one was edited or damaged: restore it, or move its folder out of the results directory"
+            ) from exc
+        return record
 
     def find(self, run_id: str) -> Path:
         path = self.root / run_id
@@ -65,7 +132,7 @@ class ResultsDir:
         return path
 
     def load_record(self, run_id: str) -> dict[str, Any]:
-        return json.loads((self.find(run_id) / RECORD_FILE).read_text())
+        return self._read_record(self.find(run_id))
 
     def load_predictions(self, run_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.find(run_id) / PREDICTIONS_FILE)

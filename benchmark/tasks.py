@@ -43,8 +43,17 @@ _REQUIRED = {
     "metrics",
     "primary_metric",
 }
-_OPTIONAL = {"class_names", "bootstrap", "citation", "threshold", "metadata", "macro_subsets", "expected_patients"}
-_PROSE = {"description", "citation"}  # editing these does not change what a result means
+_OPTIONAL = {
+    "class_names",
+    "bootstrap",
+    "citation",
+    "bibtex",
+    "threshold",
+    "metadata",
+    "macro_subsets",
+    "expected_patients",
+}
+_PROSE = {"description", "citation", "bibtex"}  # editing these does not change what a result means
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class Task:
     class_names: tuple[str, ...] = ()
     bootstrap: dict[str, Any] | None = None  # n_resamples (2000), seed (0), method (percentile | bca)
     citation: str = ""
+    bibtex: str = ""  # BibTeX entries of the dataset papers, printed by `benchmark cite`
     threshold: float | str = 0.5  # a number, or a rule applied to validation predictions
     metadata: tuple[str, ...] = ()  # per-image columns kept for subgroup analysis (age, sex, view)
     macro_subsets: dict[str, tuple[str, ...]] | None = None  # extra macro AUROCs over label subsets

@@ -39,7 +39,7 @@ def cli_env(folder: Path, task: Task, name: str | None = None) -> dict[str, str]
     spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in task.__dict__.items()}
     spec["name"] = name or task.name
     (folder / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
-    return {**os.environ, TASKS_DIR_ENV: str(folder), "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, TASKS_DIR_ENV: str(folder), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
 
 
 def pinned_copy(task: Task, root: Path, **changes: object) -> Task:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from benchmark.store import ResultsDir
+from benchmark.submission.metadata import METADATA_FILE
 
 
 def list_tasks(args: argparse.Namespace) -> int:
@@ -111,9 +112,15 @@ def run(args: argparse.Namespace) -> int:
         overrides["epochs"] = args.epochs
     if args.weights is not None:
         overrides["pretrained_weights"] = args.weights
+    model, origin, extra = args.model, "baseline", {}
+    if is_submission_folder(args.model):  # a submissions/<team> folder: its code runs now, as asked
+        from benchmark.submission.plugin import load_plugin
+
+        model, metadata = load_plugin(Path(args.model), args.task)
+        origin, extra = "submission", {"submission": metadata}
     request = RunRequest(
         task=args.task,
-        model=args.model,
+        model=model,
         data_root=args.data_root,
         seed=args.seed,
         overrides=overrides,
@@ -121,12 +128,19 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=torch.device(args.device) if args.device else None,
         skip_corrupt=args.skip_corrupt,
+        origin=origin,
+        extra=extra,
     )
     run_dir = run_benchmark(request)
     record = json.loads((run_dir / "record.json").read_text())
     print(summary(record))
     print(f"record: {run_dir / 'record.json'}")
     return 0
+
+
+def is_submission_folder(value: str) -> bool:
+    """Whether a ``--model`` argument names a submission folder rather than a registered model."""
+    return (Path(value) / METADATA_FILE).is_file()
 
 
 def summary(record: dict) -> str:
@@ -142,20 +156,21 @@ def summary(record: dict) -> str:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    records = ResultsDir(args.results).records()
+    results = ResultsDir(args.results)
+    runs = results.query(args.task, args.task_hash, args.model, args.origin, args.run_key)
     if args.json:
-        print(json.dumps(records, indent=2, default=str))
+        print(json.dumps([results.load_record(r.run_id) for r in runs], indent=2, default=str))
         return 0
-    if not records:
-        print(f"no runs under {args.results}")
+    if not runs:
+        print(f"no matching runs under {args.results}")
         return 0
-    print(f"{'run id':<58} {'task':<15} {'model':<14} {'seed':>4}  primary metric")
-    for r in records:
-        primary = r["task"]["primary_metric"]
-        m = r["metrics"][primary]
+    print(f"{'run id':<64} {'task':<15} {'model':<28} {'origin':<10} {'seed':>4}  primary metric")
+    for r in runs:
+        value = "n/a" if r.primary_value is None else f"{r.primary_value:.4f}"
+        ci = "" if r.primary_ci_low is None else f" [{r.primary_ci_low:.4f}, {r.primary_ci_high:.4f}]"
         print(
-            f"{r['run_id']:<58} {r['task']['name']:<15} {r['model']['name']:<14} {r['seed']:>4}  "
-            f"{primary} {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
+            f"{r.run_id:<64} {r.task_name:<15} {r.model_name:<28} {r.origin:<10} {r.seed:>4}  "
+            f"{r.primary_metric} {value}{ci}"
         )
     return 0
 
@@ -176,7 +191,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run_parser = sub.add_parser("run", help="train and evaluate one model on one task")
     run_parser.add_argument("--task", required=True)
-    run_parser.add_argument("--model", required=True)
+    run_parser.add_argument("--model", required=True, help="a registered model, or a submissions/<team> folder")
     run_parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
     run_parser.add_argument("--seed", type=int, default=0)
     run_parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
@@ -190,9 +205,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
     run_parser.set_defaults(handler=run)
 
-    runs = sub.add_parser("runs", help="list recorded runs")
+    runs = sub.add_parser("runs", help="list recorded runs (from the results index), optionally filtered")
     runs.add_argument("--results", type=Path, default=Path("results"))
-    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--task", help="task name")
+    runs.add_argument("--task-hash", help="task hash (results from different hashes are never ranked together)")
+    runs.add_argument("--model", help="model name (submissions: submission:<name>)")
+    runs.add_argument("--origin", choices=["baseline", "submission"])
+    runs.add_argument("--run-key", help="runs with these inputs (task hash, model code, recipe, seed)")
+    runs.add_argument("--json", action="store_true", help="print the full records of the matching runs")
     runs.set_defaults(handler=list_runs)
     show_parser = sub.add_parser("show", help="print a run record")
     show_parser.add_argument("run_id")

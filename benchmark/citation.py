@@ -1,0 +1,124 @@
+"""``benchmark cite``: BibTeX for CXR-Bench and the dataset papers, and a methods paragraph that
+states the exact protocol of a recorded run (task version and hashes, seeds, CI method)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from benchmark.tasks import Task
+
+SOFTWARE_KEY = "cxrbench"
+_LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
+_LATEX_REPLACEMENTS = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def latex_escape(text: str) -> str:
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX_REPLACEMENTS.get(m.group(1), "\\" + m.group(1)), str(text))
+
+
+def software_bibtex(record: dict[str, Any]) -> str:
+    """@software entry for the CXR-Bench version and commit that produced ``record``."""
+    version = record.get("versions", {}).get("cxr-benchmark", "unknown")
+    git = record.get("git") or {}
+    commit = git.get("commit") or "unknown"
+    dirty = ", with uncommitted changes" if git.get("dirty") else ""
+    year = datetime.fromisoformat(record["created_at"]).year
+    return (
+        f"@software{{{SOFTWARE_KEY},\n"
+        "  author  = {{CXR-Bench contributors}},\n"
+        "  title   = {{CXR-Bench}: Reproducible Chest {X}-Ray Classification Benchmarks},\n"
+        f"  version = {{{version}}},\n"
+        f"  year    = {{{year}}},\n"
+        f"  note    = {{git commit {commit}{dirty}}}\n"
+        "}\n"
+    )
+
+
+def bibtex(record: dict[str, Any], task: Task | None) -> str:
+    """CXR-Bench's entry, then the task's dataset entries (from its task file)."""
+    parts = [software_bibtex(record)]
+    if task is not None and task.bibtex.strip():
+        parts.append(task.bibtex.strip() + "\n")
+    return "\n".join(parts)
+
+
+def bibtex_keys(text: str) -> list[str]:
+    return re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", text)
+
+
+def methods_paragraph(record: dict[str, Any], task: Task | None, seeds: list[int]) -> str:
+    """A LaTeX paragraph stating the protocol of ``record``; ``seeds`` are those of its leaderboard entry."""
+    t, model = record["task"], record["model"]
+    boot = record["bootstrap"]
+    dataset_keys = bibtex_keys(task.bibtex) if task is not None else []
+    dataset_cite = f"~\\cite{{{','.join(dataset_keys)}}}" if dataset_keys else ""
+    unit = "patients (all images of a drawn patient together)" if boot["unit"] == "patient" else "test images"
+    level = round(100 * float(boot.get("level", 0.95)))
+    patients = t.get("patients", {}).get("test")
+    test_set = f"{record['n_test']:,} test images" + (f" of {patients:,} patients" if patients else "")
+    sentences = [
+        f"We evaluated {latex_escape(model['name'])} on the CXR-Bench~\\cite{{{SOFTWARE_KEY}}} task "
+        f"\\texttt{{{latex_escape(t['name'])}}} (version {t['version']}; task hash \\texttt{{{t['hash']}}}; "
+        f"pinned split sha256 \\texttt{{{t['split_sha256']}}}), a {t['problem']} task on the "
+        f"{latex_escape(', '.join(t['labels']))} labels of its dataset{dataset_cite}, scored on the task's "
+        f"pinned test split ({test_set}).",
+        _training_sentence(record, seeds),
+        _threshold_sentence(record, task),
+        f"Every metric is reported with a {level}\\% confidence interval from a percentile bootstrap over {unit} "
+        f"({boot['n_resamples']:,} resamples, seed {boot['seed']}).",
+        "Model comparisons use a paired bootstrap over patient clusters with Holm correction for multiple comparisons.",
+        f"Run \\texttt{{{latex_escape(record['run_id'])}}}, CXR-Bench "
+        f"{latex_escape(record.get('versions', {}).get('cxr-benchmark', 'unknown'))} "
+        f"(git commit \\texttt{{{(record.get('git') or {}).get('commit') or 'unknown'}}}), PyTorch "
+        f"{latex_escape(record.get('versions', {}).get('torch', 'unknown'))}.",
+    ]
+    return " ".join(s for s in sentences if s)
+
+
+def _training_sentence(record: dict[str, Any], seeds: list[int]) -> str:
+    seed_text = (
+        f"Results are reported over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); this run used seed "
+        f"{record['seed']}."
+        if len(seeds) > 1
+        else f"Results are from one training seed ({record['seed']})."
+    )
+    submission = record.get("submission") or {}
+    if submission.get("kind") == "predictions":
+        return (
+            "The model was trained and run outside CXR-Bench; its test scores were submitted as a predictions file "
+            f"(sha256 \\texttt{{{submission['sha256']}}}), validated against the pinned test split and scored by the "
+            f"task's own evaluation. {seed_text}"
+        )
+    recipe = record["recipe"]
+    training = record.get("training") or {}
+    init = (
+        "random initialisation"
+        if (record.get("weights") or {}).get("init") != "pretrained"
+        else (f"initial weights with sha256 \\texttt{{{record['weights']['sha256']}}}")
+    )
+    extra = submission.get("extra_training_data")
+    extra_text = (
+        f" Declared extra training data: {latex_escape('; '.join(extra))}."
+        if extra
+        else (" No training data beyond the task's training split was declared." if submission else "")
+    )
+    return (
+        f"The model was trained from {init} on the task's training split with the recorded recipe "
+        f"({latex_escape(recipe['optimizer'])}, learning rate {recipe['lr']:g}, batch size {recipe['batch_size']}, "
+        f"{training.get('epochs_run', recipe['epochs'])} of at most {recipe['epochs']} epochs at "
+        f"{record['model']['input']['image_size']} px); the checkpoint was selected on the validation split by "
+        f"{latex_escape(recipe['select_on'].replace('_', ' '))}, and the test split selected nothing. "
+        f"{seed_text}{extra_text}"
+    )
+
+
+def _threshold_sentence(record: dict[str, Any], task: Task | None) -> str:
+    if record["task"]["problem"] == "multiclass":
+        return "A prediction is the class with the highest score."
+    values = ", ".join(f"{latex_escape(k)} {v:.4g}" for k, v in (record.get("thresholds") or {}).items())
+    if task is not None and task.tunes_threshold:
+        rule = latex_escape(str(task.threshold).replace("_", " "))
+        return f"Operating thresholds were chosen on validation predictions only, by the rule {rule} ({values})."
+    return f"Operating thresholds were fixed by the task ({values})."
