@@ -10,6 +10,7 @@ difference is a paired bootstrap difference.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import StatisticsError, TaskMismatchError
+from benchmark.index import entry_key
 from benchmark.metrics import EvalInputs
 from benchmark.predictions import SCORE_PREFIX
 from benchmark.stats.bootstrap import clusters_of, metric_family, metric_label, metric_values, prediction_inputs
@@ -107,20 +109,21 @@ class Comparison:
 
 
 def group_entries(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Entry name -> its runs (seeds). One model with several configurations gives one entry per configuration."""
-    groups: dict[tuple[str, str], list[Run]] = {}
+    """Entry name -> its runs (seeds). Runs are one entry when ``benchmark.index.entry_key`` says so
+    (same task, model, code, recipe and weights); a model with several entries gets its recipe
+    overrides and key in the name."""
+    groups: dict[str, list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.model, run.configuration), []).append(run)
-    configurations: dict[str, int] = {}
-    for model, _ in groups:
-        configurations[model] = configurations.get(model, 0) + 1
+        groups.setdefault(entry_key(run.record), []).append(run)
+    per_model = Counter(members[0].model for members in groups.values())
     entries: dict[str, list[Run]] = {}
-    for (model, configuration), members in groups.items():
+    for key, members in groups.items():
         seeds = [run.seed for run in members]
         if len(set(seeds)) != len(seeds):
             repeated = [run.run_id for run in members if seeds.count(run.seed) > 1]
             raise StatisticsError(f"runs {repeated} are the same model, configuration and seed; pass one of them")
-        entries[model if configurations[model] == 1 else f"{model} {configuration}"] = members
+        model = members[0].model
+        entries[model if per_model[model] == 1 else f"{model} {members[0].configuration} [{key[:6]}]"] = members
     return entries
 
 

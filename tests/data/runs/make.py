@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from benchmark.predictions import predictions_frame
 from benchmark.store import PREDICTIONS_FILE, RECORD_FILE, SCHEMA_VERSION, ResultsDir, write_json
@@ -39,9 +40,21 @@ def scores(y_true: np.ndarray, problem: str, skill: float, rng: np.random.Genera
     return 1 / (1 + np.exp(-logits))
 
 
-def toy_task(problem: str = "binary", labels: tuple[str, ...] = ("pneumonia",), task_hash: str = "a" * 64) -> dict:
-    return {"name": "toy", "version": 1, "hash": task_hash, "problem": problem, "labels": list(labels),
-            "primary_metric": "auroc"}  # fmt: skip
+def toy_task(
+    problem: str = "binary", labels: tuple[str, ...] = ("pneumonia",), task_hash: str = "a" * 64, name: str = "toy"
+) -> dict:
+    return {"name": name, "version": 1, "hash": task_hash, "split_sha256": "b" * 64, "problem": problem,
+            "labels": list(labels), "primary_metric": "auroc"}  # fmt: skip
+
+
+def primary_auroc(predictions: pd.DataFrame, task: dict[str, Any]) -> float:
+    """The task's AUROC from scikit-learn (macro over labels / one-vs-rest), as a record would hold it."""
+    labels = task["labels"]
+    y_true = predictions[[f"true:{label}" for label in labels]].to_numpy()
+    y_score = predictions[[f"score:{label}" for label in labels]].to_numpy()
+    if task["problem"] == "multiclass":
+        return float(roc_auc_score(y_true.argmax(1), y_score, multi_class="ovr"))
+    return float(np.mean([roc_auc_score(y_true[:, k], y_score[:, k]) for k in range(len(labels))]))
 
 
 def write_run(
@@ -53,6 +66,7 @@ def write_run(
     thresholds: list[float] | None = None,
     overrides: dict[str, Any] | None = None,
     origin: str = "baseline",
+    created_at: str = "2025-01-01T00:00:00+00:00",
 ) -> str:
     """A run directory for ``predictions``; returns its run id."""
     tag = hashlib.sha256(f"{task['hash']}{model}{seed}{overrides}".encode()).hexdigest()[:6]
@@ -60,19 +74,23 @@ def write_run(
     record = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
+        "created_at": created_at,
         "origin": origin,
+        "run_key": tag,
         "task": task,
-        "model": {"name": model, "family": "toy", "parameters": 1000 + len(model)},
+        "model": {"name": model, "family": "toy", "parameters": 1000 + len(model), "source_hash": "c" * 64},
+        "recipe": {"lr": 1e-3, **(overrides or {})},
         "overrides": overrides or {},
         "seed": seed,
         "n_test": len(predictions),
+        "metrics": {"auroc": {"value": primary_auroc(predictions, task), "ci_low": None, "ci_high": None}},
         "thresholds": dict(zip(task["labels"], thresholds or [0.5] * len(task["labels"]), strict=True)),
     }
     store = ResultsDir(results)
     staging = store.staging_dir(run_id)
     predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
     write_json(staging / RECORD_FILE, record)
-    store.publish(staging, run_id)
+    store.publish(staging, record)
     return run_id
 
 
