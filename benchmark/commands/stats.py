@@ -9,17 +9,29 @@ from pathlib import Path
 def compare_runs(args: argparse.Namespace) -> int:
     from benchmark.stats import compare, load_runs, render
 
-    comparison = compare(
-        load_runs(args.results, args.run_ids),
-        metric=args.metric,
-        test=args.test,
-        correction=args.correction,
-        n_resamples=args.n_resamples,
-        seed=args.seed,
-        alpha=args.alpha,
-    )
+    comparison = compare(load_runs(args.results, args.run_ids), metric=args.metric, **comparison_options(args))
     print(render(comparison, args.format, pairs=args.pairs))
     return 0
+
+
+def add_comparison_options(parser: argparse.ArgumentParser) -> None:
+    """Metric and test settings shared by `compare` and `export`."""
+    parser.add_argument("--metric", help="a value the task reports, e.g. auroc, auroc/Effusion, f1 (default: primary)")
+    parser.add_argument("--test", choices=("bootstrap", "delong"), default="bootstrap")
+    parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm")
+    parser.add_argument("--n-resamples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    parser.add_argument("--alpha", type=float, default=0.05)
+
+
+def comparison_options(args: argparse.Namespace) -> dict:
+    return {
+        "test": args.test,
+        "correction": args.correction,
+        "n_resamples": args.n_resamples,
+        "seed": args.seed,
+        "alpha": args.alpha,
+    }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,12 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (a unique prefix is enough)")
     parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--metric", help="a value the task reports, e.g. auroc, auroc/Effusion, f1 (default: primary)")
-    parser.add_argument("--test", choices=("bootstrap", "delong"), default="bootstrap")
-    parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm")
-    parser.add_argument("--n-resamples", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
-    parser.add_argument("--alpha", type=float, default=0.05)
+    add_comparison_options(parser)
     parser.add_argument("--format", choices=("table", "csv", "markdown", "latex"), default="table")
     parser.add_argument("--pairs", action="store_true", help="csv/markdown/latex: the pairwise tests instead")
     parser.set_defaults(handler=compare_runs)

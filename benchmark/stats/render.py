@@ -25,6 +25,8 @@ _LATEX_SPECIAL = {
     "<": r"$<$",
     ">": r"$>$",
     "±": r"$\pm$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
 }
 
 
@@ -44,19 +46,23 @@ def _p(value: float) -> str:
 
 
 def _entry_rows(comparison: Comparison) -> pd.DataFrame:
-    """The entries as display strings (rank, model, seeds, mean +- sd, estimate [CI], p vs best, top group)."""
-    e = comparison.entries
-    level = f"{comparison.settings['level']:.0%}"
+    return entry_rows(comparison.entries, comparison.metric, comparison.settings["level"])
+
+
+def entry_rows(e: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
+    """Entries (ENTRY_COLUMNS) as display strings: rank, model, seeds, mean +- sd, estimate [CI],
+    p vs best, top group (unranked entries have an empty rank)."""
+    level_text = f"{level:.0%}"
     return pd.DataFrame(
         {
-            "rank": e["rank"].astype(str),
+            "rank": e["rank"].map(lambda r: "" if pd.isna(r) else str(int(r))),
             "model": e["entry"],
             "seeds": e["n_seeds"].astype(str),
             "mean ± sd over seeds": [
                 _number(m) + ("" if math.isnan(s) else f" ± {_number(s)}")
                 for m, s in zip(e["mean"], e["sd"], strict=True)
             ],
-            f"{comparison.metric} [{level} CI]": [
+            f"{metric} [{level_text} CI]": [
                 f"{_number(v)} [{_number(lo)}, {_number(hi)}]"
                 for v, lo, hi in zip(e["estimate"], e["ci_low"], e["ci_high"], strict=True)
             ],
@@ -81,7 +87,7 @@ def _pair_rows(comparison: Comparison) -> pd.DataFrame:
     )
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     def cell(text: object) -> str:
         return str(text).replace("|", r"\|")
 
@@ -90,7 +96,9 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _tabular(frame: pd.DataFrame, bold_column: int | None = None, bold_rows: list[bool] | None = None) -> list[str]:
+def latex_tabular(
+    frame: pd.DataFrame, bold_column: int | None = None, bold_rows: list[bool] | None = None
+) -> list[str]:
     """A LaTeX tabular of display strings, every cell escaped; ``bold_column`` in bold on ``bold_rows``."""
     lines = [
         rf"\begin{{tabular}}{{{'l' * len(frame.columns)}}}",
@@ -109,7 +117,7 @@ def _tabular(frame: pd.DataFrame, bold_column: int | None = None, bold_rows: lis
 def _latex(comparison: Comparison, pairs: bool) -> str:
     """Pairs, or entries with the top group's estimates in bold (explained in a last row)."""
     if pairs:
-        return "\n".join([*_tabular(_pair_rows(comparison)), r"\end{tabular}"])
+        return "\n".join([*latex_tabular(_pair_rows(comparison)), r"\end{tabular}"])
     rows = _entry_rows(comparison).drop(columns="top group")
     settings = comparison.settings
     correction = CORRECTION_NAMES[settings["correction"]]
@@ -117,13 +125,13 @@ def _latex(comparison: Comparison, pairs: bool) -> str:
         f"Bold: not significantly different from the best ({correction}-adjusted $p \\geq {settings['alpha']:g}$, "
         f"{settings['test']} test)."
     )
-    lines = _tabular(rows, bold_column=4, bold_rows=comparison.entries["top_group"].tolist())
+    lines = latex_tabular(rows, bold_column=4, bold_rows=comparison.entries["top_group"].tolist())
     return "\n".join(
         [*lines, rf"\multicolumn{{{len(rows.columns)}}}{{l}}{{\footnotesize {note}}} \\", r"\end{tabular}"]
     )
 
 
-def _csv(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame) -> str:
     frame = frame.copy()
     for column in frame.columns:
         if frame[column].map(lambda v: isinstance(v, list)).any():
@@ -141,12 +149,12 @@ def render(comparison: Comparison, fmt: str = "table", pairs: bool = False) -> s
     if fmt not in FORMATS:
         raise StatisticsError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
-        return _csv(comparison.pairs[PAIR_COLUMNS] if pairs else comparison.entries[ENTRY_COLUMNS])
+        return csv_text(comparison.pairs[PAIR_COLUMNS] if pairs else comparison.entries[ENTRY_COLUMNS])
     if fmt == "latex":
         return _latex(comparison, pairs)
     tables = [_pair_rows(comparison)] if pairs else [_entry_rows(comparison), _pair_rows(comparison)]
     if fmt == "markdown":
-        return "\n\n".join(_markdown(t) for t in tables)
+        return "\n\n".join(markdown_table(t) for t in tables)
     text = "\n\n".join(t.to_string(index=False) for t in tables)
     header = f"{comparison.task_name} ({comparison.task_hash[:12]}), metric {comparison.metric}; * = top group"
     return f"{header}\n\n{text}\n\n{comparison.methods_text()}"

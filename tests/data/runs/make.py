@@ -69,7 +69,7 @@ def write_run(
     created_at: str = "2025-01-01T00:00:00+00:00",
 ) -> str:
     """A run directory for ``predictions``; returns its run id."""
-    tag = hashlib.sha256(f"{task['hash']}{model}{seed}{overrides}".encode()).hexdigest()[:6]
+    tag = hashlib.sha256(f"{task['hash']}{model}{seed}{overrides}{created_at}".encode()).hexdigest()[:6]
     run_id = f"20250101T000000Z-{task['name']}-{model}-s{seed}-{tag}"
     record = {
         "schema_version": SCHEMA_VERSION,

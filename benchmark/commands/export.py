@@ -1,0 +1,39 @@
+"""`benchmark export`: a task's leaderboard table with CIs and significance groups, for a paper or a site."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.commands.stats import add_comparison_options, comparison_options
+
+
+def export(args: argparse.Namespace) -> int:
+    from benchmark.export import render_standings
+    from benchmark.standings import task_standings
+    from benchmark.store import write_atomically
+
+    standings = task_standings(args.results, args.task, args.task_hash, args.metric, **comparison_options(args))
+    text = render_standings(standings, args.format)
+    if args.out is None:
+        print(text, end="")
+    else:
+        write_atomically(args.out, lambda path: path.write_text(text))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "export",
+        help="write a task's leaderboard table (CIs, top group, unranked entries apart)",
+        description="Entries with at least 3 seeds are ranked and compared pairwise (Holm-corrected by default); "
+        "entries with fewer seeds are listed apart. Only runs of one task hash are ranked together.",
+    )
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--task-hash", help="which version of the task (default: the registered one, else the newest)")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--format", choices=("csv", "markdown", "latex", "json"), default="markdown")
+    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    add_comparison_options(parser)
+    parser.set_defaults(handler=export)

@@ -1,0 +1,96 @@
+"""`benchmark export`: a task's leaderboard table (``benchmark.standings``) as CSV, Markdown, LaTeX or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from benchmark.errors import ConfigError
+from benchmark.index import MIN_SEEDS_RANKED
+from benchmark.standings import STANDINGS_COLUMNS, Standings
+from benchmark.stats.correction import CORRECTION_NAMES
+from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular, markdown_table
+
+FORMATS = ("csv", "markdown", "latex", "json")
+
+
+def _title(standings: Standings) -> str:
+    return (
+        f"{standings.task_name} v{standings.task_version} (task hash {standings.task_hash[:12]}, "
+        f"split sha256 {standings.split_sha256[:12]}), metric {standings.metric}"
+    )
+
+
+def _note(standings: Standings) -> str:
+    if standings.comparison is None:
+        return f"No entry has {MIN_SEEDS_RANKED} seeds yet: nothing is ranked."
+    s = standings.comparison.settings
+    return (
+        f"Top group (*): not significantly different from the best ({CORRECTION_NAMES[s['correction']]}-adjusted "
+        f"p ≥ {s['alpha']:g}, paired {s['test']} test over {s['unit']}s, {s['n_resamples']} resamples). "
+        f"Entries with fewer than {MIN_SEEDS_RANKED} seeds are shown unranked."
+    )
+
+
+def _display(standings: Standings) -> pd.DataFrame:
+    level = standings.comparison.settings["level"] if standings.comparison else 0.95
+    return entry_rows(standings.entries, standings.metric, level)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def render_standings(standings: Standings, fmt: str) -> str:
+    """The table in ``fmt``: ``csv`` (STANDINGS_COLUMNS, lists joined with ``;``), ``markdown``,
+    ``latex`` (a tabular fragment; top group in bold) or ``json`` (everything, pairs and methods text included)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"export format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "csv":
+        return csv_text(standings.entries[STANDINGS_COLUMNS])
+    if fmt == "json":
+        comparison = standings.comparison
+        payload = {
+            "task": standings.task_name,
+            "task_version": standings.task_version,
+            "task_hash": standings.task_hash,
+            "split_sha256": standings.split_sha256,
+            "metric": standings.metric,
+            "ranked": _records(standings.ranked),
+            "unranked": _records(standings.unranked),
+            "pairs": _records(comparison.pairs) if comparison else [],
+            "settings": comparison.settings if comparison else None,
+            "methods": comparison.methods_text() if comparison else None,
+            "set_aside_runs": list(standings.set_aside),
+            "other_task_hashes": list(standings.other_task_hashes),
+        }
+        return json.dumps(payload, indent=2, default=str) + "\n"
+    rows = _display(standings)
+    if fmt == "markdown":
+        return f"**{_title(standings)}**\n\n{markdown_table(rows)}\n\n{_note(standings)}\n"
+    bold = standings.entries["top_group"].astype(bool).tolist()
+    width = len(rows.columns) - 1
+    body = latex_tabular(rows.drop(columns="top group"), bold_column=4, bold_rows=bold)
+    caption = latex_escape(_title(standings))
+    note = latex_escape(_note(standings).replace("(*)", "(bold)"))
+    return "\n".join(
+        [
+            body[0],
+            rf"\multicolumn{{{width}}}{{l}}{{{caption}}} \\",
+            *body[1:],
+            rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\",
+            r"\end{tabular}",
+            "",
+        ]
+    )

@@ -1,0 +1,145 @@
+"""One task's leaderboard table: ranked entries compared with paired tests, unranked entries apart.
+
+`benchmark export` and the Streamlit leaderboard both build their table here, so they always
+agree. Only runs of one task hash are ever ranked together. An entry (the seeds of one model,
+code, recipe and initial weights; ``benchmark.index.entry_key``) is ranked when it has at least
+``MIN_SEEDS_RANKED`` seeds; the ranked entries are compared with ``benchmark.stats.compare``
+(Holm-corrected paired tests, top group). Entries with fewer seeds are scored the same way and
+shown apart, never ranked. Re-runs made by ``benchmark reproduce`` and repeated (entry, seed)
+runs do not count twice: the first published run of each (entry, seed) is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.errors import RunNotFoundError
+from benchmark.index import MIN_SEEDS_RANKED, IndexedRun
+from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
+from benchmark.store import PREDICTIONS_FILE, ResultsDir
+
+EXTRA_COLUMNS = [
+    "family",  # model family from the record
+    "image_size",  # input side in pixels
+    "created_at",  # newest run of the entry (ISO 8601)
+    "submission",  # submission name, or None for a baseline
+    "ranked",  # True: at least MIN_SEEDS_RANKED seeds
+]
+STANDINGS_COLUMNS = [*ENTRY_COLUMNS, *EXTRA_COLUMNS]
+
+
+@dataclass(frozen=True)
+class Standings:
+    """``ranked`` and ``unranked`` have STANDINGS_COLUMNS (ranked best first; unranked entries have no
+    rank, p-value or top group); ``comparison`` holds the ranked entries' pairwise tests and settings."""
+
+    task_name: str
+    task_hash: str
+    task_version: int
+    split_sha256: str
+    metric: str
+    ranked: pd.DataFrame
+    unranked: pd.DataFrame
+    comparison: Comparison | None
+    other_task_hashes: tuple[str, ...] = ()  # hashes of the same task name in the store, not shown here
+    set_aside: tuple[str, ...] = field(default=())  # run ids not counted: reproductions, repeated seeds
+
+    @property
+    def entries(self) -> pd.DataFrame:
+        """Ranked entries then unranked ones, one table."""
+        return pd.concat([self.ranked, self.unranked], ignore_index=True)
+
+
+def task_hashes(store: ResultsDir, task: str) -> list[str]:
+    """Task hashes of ``task`` in the store, the newest run's hash first."""
+    runs = sorted(store.query(task=task), key=lambda r: r.created_at, reverse=True)
+    return list(dict.fromkeys(r.task_hash for r in runs))
+
+
+def default_task_hash(store: ResultsDir, task: str) -> str:
+    """The registered task's current hash when the store has runs of it, else the newest run's hash."""
+    hashes = task_hashes(store, task)
+    if not hashes:
+        raise RunNotFoundError(f"no runs of task {task!r} under {store.root}; `benchmark runs` lists what is there")
+    from benchmark.tasks import TASKS
+
+    current = TASKS.get(task).task_hash if task in TASKS else None
+    return current if current in hashes else hashes[0]
+
+
+def counted_runs(rows: Sequence[IndexedRun], records: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(run ids counted, run ids set aside): the first published run of each (entry, seed), no reproductions."""
+    counted, aside, seen = [], [], set()
+    for row in sorted(rows, key=lambda r: (r.created_at, r.run_id)):
+        key = (row.entry_key, row.seed)
+        if "reproduces" in records[row.run_id] or key in seen:
+            aside.append(row.run_id)
+        else:
+            seen.add(key)
+            counted.append(row.run_id)
+    return counted, aside
+
+
+def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> pd.DataFrame:
+    table = comparison.entries.copy()
+    first = [runs[ids[0]].record for ids in table["run_ids"]]
+    table["family"] = [r["model"].get("family") for r in first]
+    table["image_size"] = [(r["model"].get("input") or {}).get("image_size") for r in first]
+    table["created_at"] = [max(runs[i].record["created_at"] for i in ids) for ids in table["run_ids"]]
+    table["submission"] = [(r.get("submission") or {}).get("name") for r in first]
+    table["ranked"] = ranked
+    if not ranked:
+        table["rank"] = np.nan
+        table["p_vs_best"] = np.nan
+        table["top_group"] = False
+    return table[STANDINGS_COLUMNS]
+
+
+def task_standings(
+    results: str | Path,
+    task: str,
+    task_hash: str | None = None,
+    metric: str | None = None,
+    **compare_options: Any,
+) -> Standings:
+    """The leaderboard of ``task`` (at ``task_hash``, default ``default_task_hash``) on ``metric``
+    (default: the task's primary metric). ``compare_options`` go to ``benchmark.stats.compare``
+    (test, correction, n_resamples, seed, alpha)."""
+    store = ResultsDir(Path(results))
+    task_hash = task_hash or default_task_hash(store, task)
+    rows = store.query(task=task, task_hash=task_hash)
+    if not rows:
+        raise RunNotFoundError(f"no runs of task {task!r} with hash {task_hash[:12]} under {store.root}")
+    records = {row.run_id: store.load_record(row.run_id) for row in rows}
+    counted, aside = counted_runs(rows, records)
+    runs = {i: Run(records[i], pd.read_parquet(store.root / records[i]["run_id"] / PREDICTIONS_FILE)) for i in counted}
+    by_entry: dict[str, list[str]] = {}
+    for row in rows:
+        if row.run_id in runs:
+            by_entry.setdefault(row.entry_key, []).append(row.run_id)
+    ranked_ids = [i for ids in by_entry.values() if len(ids) >= MIN_SEEDS_RANKED for i in ids]
+    unranked_ids = [i for ids in by_entry.values() if len(ids) < MIN_SEEDS_RANKED for i in ids]
+    comparison = compare([runs[i] for i in ranked_ids], metric, **compare_options) if ranked_ids else None
+    apart = compare([runs[i] for i in unranked_ids], metric, **compare_options) if unranked_ids else None
+    shown = comparison or apart
+    assert shown is not None  # rows is not empty
+    empty = pd.DataFrame(columns=STANDINGS_COLUMNS)
+    record = records[counted[0]]["task"]
+    return Standings(
+        task_name=task,
+        task_hash=task_hash,
+        task_version=int(record["version"]),
+        split_sha256=str(record["split_sha256"]),
+        metric=shown.metric,
+        ranked=_entry_table(comparison, runs, ranked=True) if comparison else empty,
+        unranked=_entry_table(apart, runs, ranked=False) if apart else empty,
+        comparison=comparison,
+        other_task_hashes=tuple(h for h in task_hashes(store, task) if h != task_hash),
+        set_aside=tuple(aside),
+    )
