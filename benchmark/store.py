@@ -23,6 +23,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 VAL_PREDICTIONS_FILE = "val_predictions.parquet"  # what thresholds were chosen on
 CHECKPOINT_FILE = "best_model.pt"
 WORK_DIR = ".work"
+RESUME_FILE = "checkpoint.pt"  # the last epoch's training state, in the run's work dir
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,11 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 def discard(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def recorded_run_keys(root: Path) -> set[str]:
+    """The run keys of every run recorded under ``root``: what a sweep skips.
+
+    The one place that asks the store which runs exist, so that it can move to an index.
+    """
+    return {record["run_key"] for record in ResultsDir(root).records() if "run_key" in record}
