@@ -40,3 +40,7 @@ class SplitMismatchError(BenchmarkError):
 
 class RunNotFoundError(BenchmarkError):
     """A run id that is not in the results directory."""
+
+
+class DistributedRunError(BenchmarkError):
+    """A run, sweep or tuning job on Ray that failed; names the runs and how to continue."""

@@ -7,7 +7,7 @@ import argparse
 import importlib
 
 # Add a module here to add its subcommands to `benchmark`.
-MODULES = ("core", "data")
+MODULES = ("core", "data", "distributed")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
