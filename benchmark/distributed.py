@@ -243,7 +243,8 @@ def _train_worker(config: dict[str, Any]) -> RunArtifacts | None:
 
 def execute_on_worker(request: RunRequest) -> RunArtifacts:
     """A run on a Ray worker, resuming from its checkpoint when Ray retries it or a sweep restarts."""
-    return execute_run(replace(request, resume=True))
+    checkpoint = ResultsDir(Path(request.results)).work_dir(request_key(request)) / RESUME_FILE
+    return execute_run(replace(request, resume=checkpoint.exists()))
 
 
 def run_label(request: RunRequest) -> RunLabel:

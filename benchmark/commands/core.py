@@ -57,6 +57,7 @@ def list_models(args: argparse.Namespace) -> int:
                         "card": s.card,
                         "recipe": s.recipe.to_dict(),
                         "source_hash": s.source_hash,
+                        "search_space": {k: list(v) for k, v in (s.search_space or {}).items()},
                     }
                     for s in specs
                 ],
@@ -90,6 +91,8 @@ def model_card(name: str) -> str:
     ]
     if recipe.notes:
         lines.append(f"  ({recipe.notes})")
+    if spec.search_space:
+        lines.append("search space (benchmark tune): " + ", ".join(f"{k} {v}" for k, v in spec.search_space.items()))
     lines.append("tasks (input size, parameters with that task's head):")
     for task_name in TASKS.names():
         task = TASKS.get(task_name)
