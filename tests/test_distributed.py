@@ -319,7 +319,7 @@ def test_sweep_with_a_killed_worker_records_each_run_once(ray_local, request_for
     sweep(requests, results, max_retries=2, stream=io.StringIO())
     killer.join(timeout=5)
     records = {r["seed"]: r for r in _records(results)}
-    assert sorted(records) == [0, 1] and len(ResultsDir(results).run_dirs()) == 2
+    assert hook.pid_file.exists() and sorted(records) == [0, 1] and len(ResultsDir(results).run_dirs()) == 2
     assert records[1]["training"]["resumed_from_epoch"] == 0  # Ray's retry continued from the checkpoint
     for seed, record in records.items():
         np.testing.assert_equal(record["metrics"], reference(seed=seed).record["metrics"])
