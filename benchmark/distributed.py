@@ -296,9 +296,9 @@ def sweep(
                 table.update(label, "done", primary_metric(artifacts.record))
     finally:
         if pending:  # interrupted: stop the rest (their checkpoints stay for the next sweep) before returning
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            ray.wait(list(pending), num_returns=len(pending), timeout=30)
+            for ref in pending:  # not force=True: Ray 2.60's driver aborts when a force-killed task completes
+                ray.cancel(ref)
+            ray.wait(list(pending), num_returns=len(pending), timeout=60)
     if failed:
         raise DistributedRunError(
             f"{len(failed)} run(s) of the sweep failed (the others are recorded; the same command runs "
