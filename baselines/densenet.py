@@ -80,6 +80,8 @@ def report_003_model(timm_name: str, inputs: ModelInputs) -> TransferClassifier:
     "Sec. 3.2 also says layers from 'conv5_block2_concat' onward were unfrozen (timm: denseblock4.denselayer3 "
     "onward + norm5, the last 86 of 362 backbone tensors); the final model is the frozen one, so that is not "
     "used. Its sec. 3.3 says focal loss 'showed unstable training' in initial trials; secs. 3.2 and 6 use it.",
+    # the report's focal loss was unstable in its first trials: search gamma with the learning rate
+    search_space={"lr": ("loguniform", 1e-5, 1e-3), "focal_gamma": ("choice", [1.0, 2.0, 3.0])},
 )
 def densenet121(inputs: ModelInputs) -> nn.Module:
     return report_003_model("densenet121", inputs)

@@ -93,6 +93,8 @@ class EfficientNetB0Classifier(nn.Module):
     "ranges (rotation 10 deg, zoom 0.1, shifts 0.1, reflective fill for Keras' 'nearest'), plateau factor "
     "(0.3, from its 1e-5 -> 3e-6) and patience (2), early-stopping patience (5). Unfrozen batch norms train "
     "(Keras' recipe keeps them frozen). Report 003 also compared EfficientNetB0 ('fast, but lower AUC').",
+    # the report's two learning rates (head 1e-4, fine-tuning 1e-5), searched around their values
+    search_space={"lr": ("loguniform", 3e-5, 3e-4), "finetune_lr": ("loguniform", 3e-6, 3e-5)},
 )
 def efficientnet_b0(inputs: ModelInputs) -> nn.Module:
     return EfficientNetB0Classifier(inputs.in_chans, inputs.num_outputs)

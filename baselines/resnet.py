@@ -41,6 +41,12 @@ def _small_image_stem(model: nn.Module, in_chans: int) -> None:
     family="resnet",
     source_report="MedMNIST v2 (Yang et al. 2023)",
     card="ResNet-18 (He et al. 2016) from timm, trained from scratch with MedMNIST v2's protocol.",
+    # MedMNIST v2 uses one setting (Adam 1e-3, batch 128, no weight decay) for every dataset
+    search_space={
+        "lr": ("loguniform", 1e-4, 1e-2),
+        "batch_size": ("choice", [64, 128, 256]),
+        "weight_decay": ("choice", [0.0, 1e-5, 1e-4]),
+    },
 )
 def resnet18(inputs: ModelInputs) -> nn.Module:
     model = timm.create_model("resnet18", pretrained=False, num_classes=inputs.num_outputs, in_chans=inputs.in_chans)

@@ -72,3 +72,7 @@ class PredictionFileError(SubmissionError):
 
 class ReproductionError(BenchmarkError):
     """A run that cannot be re-run as recorded (changed task or code, missing weights)."""
+
+
+class DistributedRunError(BenchmarkError):
+    """A run, sweep or tuning job on Ray that failed; names the runs and how to continue."""

@@ -16,6 +16,7 @@ from torch import nn
 from benchmark.errors import ConfigError
 from benchmark.recipe import Recipe
 from benchmark.registry import Registry
+from benchmark.search_space import SearchSpace, validate_search_space
 
 if TYPE_CHECKING:
     from benchmark.data.prepared import PreparedSplit
@@ -40,7 +41,8 @@ Pretrainer = Callable[[nn.Module, "PreparedSplit", Recipe, torch.device, int], N
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model. ``pretrain(model, train_split, recipe, device, seed)``, when given, runs
-    on the training images before supervised training (e.g. a denoising autoencoder's encoder)."""
+    on the training images before supervised training (e.g. a denoising autoencoder's encoder).
+    ``search_space``, when given, is what ``benchmark tune`` searches (see benchmark.search_space)."""
 
     name: str
     factory: Callable[[ModelInputs], nn.Module]
@@ -49,6 +51,11 @@ class ModelSpec:
     card: str
     source_report: str = ""
     pretrain: Pretrainer | None = None
+    search_space: SearchSpace | None = None
+
+    def __post_init__(self) -> None:
+        if self.search_space is not None:
+            validate_search_space(self.search_space, self.recipe, f"model {self.name!r}")
 
     @property
     def source_file(self) -> Path:
@@ -126,12 +133,18 @@ MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, populate=_imp
 
 
 def register_model(
-    name: str, recipe: Recipe, family: str, card: str, source_report: str = "", pretrain: Pretrainer | None = None
+    name: str,
+    recipe: Recipe,
+    family: str,
+    card: str,
+    source_report: str = "",
+    pretrain: Pretrainer | None = None,
+    search_space: SearchSpace | None = None,
 ) -> Callable[[Callable[[ModelInputs], nn.Module]], Callable[[ModelInputs], nn.Module]]:
-    """Decorator for a factory: registers it under ``name`` with its recipe and card."""
+    """Decorator for a factory: registers it under ``name`` with its recipe, card and search space."""
 
     def decorate(factory: Callable[[ModelInputs], nn.Module]) -> Callable[[ModelInputs], nn.Module]:
-        MODELS.register(name, ModelSpec(name, factory, recipe, family, card, source_report, pretrain))
+        MODELS.register(name, ModelSpec(name, factory, recipe, family, card, source_report, pretrain, search_space))
         return factory
 
     return decorate

@@ -19,15 +19,19 @@ from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
 
 from benchmark.data.download import file_digest
+from benchmark.data.prepared import PreparedSplit
 from benchmark.inference import predict, prediction_arrays
 from benchmark.models import MODELS, ModelInputs, ModelSpec
 from benchmark.provenance import git_commit, hardware, package_versions
+from benchmark.recipe import Recipe
 from benchmark.store import (
     CHECKPOINT_FILE,
     PREDICTIONS_FILE,
     RECORD_FILE,
+    RESUME_FILE,
     SCHEMA_VERSION,
     VAL_PREDICTIONS_FILE,
     ResultsDir,
@@ -36,7 +40,7 @@ from benchmark.store import (
 )
 from benchmark.tasks import TASKS, Task, TaskData
 from benchmark.thresholds import choose_thresholds
-from benchmark.training import BatchHook, default_device, fit, num_outputs
+from benchmark.training import BatchHook, EpochHook, FitResult, default_device, fit, num_outputs
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class RunRequest:
     resume: bool = False
     device: torch.device | None = None
     on_batch: BatchHook | None = None
+    on_epoch: EpochHook | None = None
     skip_corrupt: bool = False
     origin: str = "baseline"  # baseline | submission
     extra: dict[str, Any] = field(default_factory=dict)  # merged into the record (submission metadata, tuning...)
@@ -82,6 +87,37 @@ def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) 
     """Identity of a run's inputs: the same key means the same training, so it can resume."""
     blob = json.dumps([task_hash, model_hash, recipe, seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass
+class TrainedRun:
+    """A request trained and not yet evaluated: what ``execute_run`` evaluates."""
+
+    task: Task
+    spec: ModelSpec
+    recipe: Recipe
+    device: torch.device
+    size: int
+    data: TaskData
+    val: PreparedSplit
+    model: nn.Module
+    key: str
+    work_dir: Path
+    fitted: FitResult
+    data_seconds: float
+
+
+def resolve(request: RunRequest) -> tuple[Task, ModelSpec, Recipe]:
+    """The request's task, model and recipe (overrides applied and type-checked); reads no data."""
+    task = TASKS.get(request.task) if isinstance(request.task, str) else request.task
+    spec = MODELS.get(request.model) if isinstance(request.model, str) else request.model
+    return task, spec, spec.recipe.with_overrides(request.overrides)
+
+
+def request_key(request: RunRequest) -> str:
+    """The run key ``execute_run`` gives this request's record, known before anything trains."""
+    task, spec, recipe = resolve(request)
+    return run_key(task.task_hash, spec.source_hash, recipe.to_dict(), request.seed)
 
 
 def run_benchmark(request: RunRequest) -> Path:
@@ -120,17 +156,19 @@ def environment_section(device: torch.device) -> dict[str, Any]:
     return {"versions": package_versions(), "git": git_commit(), "hardware": hardware(device)}
 
 
-def execute_run(request: RunRequest) -> RunArtifacts:
-    """Train and evaluate one (task, model, seed) without writing a record (checkpoints only)."""
+def train_run(request: RunRequest) -> TrainedRun:
+    """Load the training and validation splits, build the model and fit it (checkpoints only).
+
+    Everything of a run but its evaluation: a tuning trial stops here, so the test split is
+    never scored while hyperparameters are chosen.
+    """
     started = time.perf_counter()
-    task = TASKS.get(request.task) if isinstance(request.task, str) else request.task
-    spec = MODELS.get(request.model) if isinstance(request.model, str) else request.model
-    recipe = spec.recipe.with_overrides(request.overrides)
+    task, spec, recipe = resolve(request)
     device = request.device or default_device()
     size = recipe.image_size or task.native_image_size
 
     data = task.load_data(request.data_root)
-    train, val, test = (data.prepare(s, size, request.skip_corrupt) for s in ("train", "val", "test"))
+    train, val = (data.prepare(s, size, request.skip_corrupt) for s in ("train", "val"))
     data_seconds = time.perf_counter() - started
 
     inputs = ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size)
@@ -143,7 +181,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
     work = results.work_dir(key)
     if not request.resume:
         discard(work)
-    if spec.pretrain is not None and not (request.resume and (work / "checkpoint.pt").exists()):
+    if spec.pretrain is not None and not (request.resume and (work / RESUME_FILE).exists()):
         spec.pretrain(model, train, recipe, device, request.seed)
     fitted = fit(
         model,
@@ -151,12 +189,23 @@ def execute_run(request: RunRequest) -> RunArtifacts:
         task.problem,
         train,
         val,
-        work / "checkpoint.pt",
+        work / RESUME_FILE,
         request.seed,
         device,
         request.resume,
         request.on_batch,
+        request.on_epoch,
     )
+    return TrainedRun(task, spec, recipe, device, size, data, val, model, key, work, fitted, data_seconds)
+
+
+def execute_run(request: RunRequest) -> RunArtifacts:
+    """Train and evaluate one (task, model, seed) without writing a record (checkpoints only)."""
+    started = time.perf_counter()
+    trained = train_run(request)
+    task, spec, recipe, device, model = trained.task, trained.spec, trained.recipe, trained.device, trained.model
+    data, val, fitted = trained.data, trained.val, trained.fitted
+    test = data.prepare("test", trained.size, request.skip_corrupt)
 
     eval_started = time.perf_counter()
     val_predictions = predict(model, val, recipe, task.problem, task.labels, device)
@@ -174,7 +223,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
         "run_id": new_run_id(created, task.name, spec.name, request.seed),
         "created_at": created.isoformat(),
         "origin": request.origin,
-        "run_key": key,
+        "run_key": trained.key,
         "task": task_section(task, data),
         "model": {
             "name": spec.name,
@@ -182,7 +231,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
             "source_file": spec.source_file.name,
             "source_hash": spec.source_hash,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "input": {"image_size": size, "in_chans": recipe.in_chans},
+            "input": {"image_size": trained.size, "in_chans": recipe.in_chans},
         },
         "weights": weights_record(recipe.pretrained_weights),
         "recipe": recipe.to_dict(),
@@ -199,7 +248,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
         },
         **environment_section(device),
         "durations_s": {
-            "data": round(data_seconds, 3),
+            "data": round(trained.data_seconds, 3),
             "train": round(fitted.seconds, 3),
             "evaluate": round(eval_seconds, 3),
             "total": round(time.perf_counter() - started, 3),
@@ -207,7 +256,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
         **request.extra,
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return RunArtifacts(record, predictions, val_predictions, state, work)
+    return RunArtifacts(record, predictions, val_predictions, state, trained.work_dir)
 
 
 def publish_run(artifacts: RunArtifacts, results_root: Path) -> Path:

@@ -33,6 +33,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 VAL_PREDICTIONS_FILE = "val_predictions.parquet"  # what thresholds were chosen on
 CHECKPOINT_FILE = "best_model.pt"
 WORK_DIR = ".work"
+RESUME_FILE = "checkpoint.pt"  # the last epoch's training state, in the run's work dir
 
 
 @dataclass(frozen=True)
@@ -154,3 +155,11 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 def discard(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def recorded_run_keys(root: Path) -> set[str]:
+    """The run keys of every run recorded under ``root``: what a sweep skips.
+
+    The one place that asks the store which runs exist, so that it can move to an index.
+    """
+    return {record["run_key"] for record in ResultsDir(root).records() if "run_key" in record}

@@ -2,6 +2,11 @@
 
 Determinism: every epoch reseeds dropout and shuffling from (seed, epoch), so a run
 resumed from its end-of-epoch checkpoint replays exactly what an uninterrupted run does.
+
+Data parallel: inside an initialised torch.distributed group (Ray Train's TorchTrainer) the
+same loop runs on every rank: each rank trains on its share of the same seeded permutation
+with DDP averaging the gradients, and rank 0 validates (its scores decide for all ranks),
+checkpoints and reports. Outside a group it is the plain single-process loop.
 """
 
 from __future__ import annotations
@@ -26,12 +31,16 @@ from benchmark.augment import build_augmenter
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
 from benchmark.metrics import weighted_auroc
+from benchmark.parallel import Replicas, current_world
 from benchmark.recipe import Recipe
 from benchmark.stages import apply_stage, freeze_batchnorm
 
 log = logging.getLogger(__name__)
 
 BatchHook = Callable[[int, int], None]
+EpochHook = Callable[[int, dict[str, float], Path | None], None]
+"""``on_epoch(epoch, row, checkpoint)`` after every epoch: its history row (train loss, lr, validation
+scores) and the checkpoint just written (None on data-parallel ranks other than 0, which write none)."""
 
 
 @dataclass
@@ -227,6 +236,7 @@ def fit(
     device: torch.device | None = None,
     resume: bool = False,
     on_batch: BatchHook | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> FitResult:
     """Train ``model`` in place by ``recipe``; the best epoch's weights are restored at the end.
 
@@ -234,6 +244,8 @@ def fit(
     continued from its last completed epoch.
     """
     device = device or default_device()
+    world = current_world()
+    rank_batch = world.check_batch_size(recipe.batch_size)
     started = time.perf_counter()
     model.to(device)
     if device.type == "cuda":
@@ -242,6 +254,7 @@ def fit(
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    replicas = Replicas(model, world, device)
     state = _State()
     resumed_from = None
     if resume and checkpoint_path.exists():
@@ -254,7 +267,7 @@ def fit(
     quiet = not sys.stderr.isatty()
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         for epoch in range(state.epoch + 1, recipe.epochs):
-            torch.manual_seed(epoch_seed(seed, epoch))
+            torch.manual_seed(world.rank_seed(epoch_seed(seed, epoch)))
             shuffle = torch.Generator().manual_seed(epoch_seed(seed, epoch) + 1)
             epoch_start = time.perf_counter()
             apply_stage(model, recipe, epoch)
@@ -263,21 +276,23 @@ def fit(
                     group["lr"] = lr_now
             model.train()
             freeze_batchnorm(model)
+            step_model = replicas.for_training()
             total, seen = 0.0, 0
-            batches = train.batches(recipe.batch_size, shuffle)
+            batches = train.batches(rank_batch, shuffle, (world.rank, world.size))
             steps = recipe.steps_per_epoch
-            n_batches = min(-(-len(train) // recipe.batch_size), steps or len(train))
+            shard_size = -(-len(train) // world.size)
+            n_batches = min(-(-shard_size // rank_batch), steps or shard_size)
             for batch_index, (images, targets) in enumerate(
                 tqdm(batches, total=n_batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=quiet, leave=False)
             ):
                 if steps is not None and batch_index >= steps:
                     break
                 if augment is not None:
-                    images = augment(images, epoch_seed(seed, epoch) + batch_index)
+                    images = augment(images, world.rank_seed(epoch_seed(seed, epoch) + batch_index))
                 x, y = normalise(images, recipe, device), targets.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, enabled=device.type == "cuda"):
-                    loss = loss_fn(model(x), y)
+                    loss = loss_fn(step_model(x), y)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
@@ -285,7 +300,10 @@ def fit(
                 seen += len(images)
                 if on_batch is not None:
                     on_batch(epoch, batch_index)
-            scores = _validation_scores(model, val, recipe, problem, loss_fn, device)
+            total, seen = world.sum(float(total), seen)
+            scores = world.broadcast(
+                _validation_scores(model, val, recipe, problem, loss_fn, device) if world.main else None
+            )
             lr = optimizer.param_groups[0]["lr"]
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(scores["val_loss"])
@@ -299,21 +317,26 @@ def fit(
                 state.bad_epochs += 1
             row = {
                 "epoch": epoch,
-                "train_loss": float(total) / max(seen, 1),
+                "train_loss": total / max(seen, 1),
                 "lr": lr,
                 "seconds": time.perf_counter() - epoch_start,
             }
             state.history.append(row | scores)
             state.epoch = epoch
-            log.info("epoch %d/%d %s", epoch + 1, recipe.epochs, {k: round(v, 4) for k, v in (row | scores).items()})
+            if world.main:
+                rounded = {k: round(v, 4) for k, v in state.history[-1].items()}
+                log.info("epoch %d/%d %s", epoch + 1, recipe.epochs, rounded)
             patience = recipe.early_stopping_patience
             if epoch + 1 == recipe.frozen_epochs:  # fine-tuning gets its own patience, as Keras' second fit()
                 state.bad_epochs = 0
             in_first_stage = epoch + 1 < recipe.frozen_epochs
             stopped_early = patience is not None and state.bad_epochs >= patience and not in_first_stage
-            _save_checkpoint(
-                checkpoint_path, _payload(state, model, optimizer, scheduler, scaler, recipe, seed, stopped_early)
-            )
+            if world.main:
+                _save_checkpoint(
+                    checkpoint_path, _payload(state, model, optimizer, scheduler, scaler, recipe, seed, stopped_early)
+                )
+            if on_epoch is not None:
+                on_epoch(epoch, state.history[-1], checkpoint_path if world.main else None)
             if stopped_early:
                 log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, state.best_epoch + 1)
                 break

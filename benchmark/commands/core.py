@@ -58,6 +58,7 @@ def list_models(args: argparse.Namespace) -> int:
                         "card": s.card,
                         "recipe": s.recipe.to_dict(),
                         "source_hash": s.source_hash,
+                        "search_space": {k: list(v) for k, v in (s.search_space or {}).items()},
                     }
                     for s in specs
                 ],
@@ -91,6 +92,8 @@ def model_card(name: str) -> str:
     ]
     if recipe.notes:
         lines.append(f"  ({recipe.notes})")
+    if spec.search_space:
+        lines.append("search space (benchmark tune): " + ", ".join(f"{k} {v}" for k, v in spec.search_space.items()))
     lines.append("tasks (input size, parameters with that task's head):")
     for task_name in TASKS.names():
         task = TASKS.get(task_name)
@@ -101,17 +104,44 @@ def model_card(name: str) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
+def recipe_overrides(args: argparse.Namespace) -> dict:
+    """``--set``, ``--epochs`` and ``--weights`` as one overrides dict (shared by run, sweep, tune)."""
     from benchmark.recipe import parse_overrides
-    from benchmark.runner import RunRequest, run_benchmark
 
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     if args.weights is not None:
         overrides["pretrained_weights"] = args.weights
+    return overrides
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every training command shares: data, recipe overrides, results folder."""
+    parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
+    )
+    parser.add_argument("--weights", help="local pretrained weights (.safetensors or .pth); default: random init")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else Ray on this machine)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.errors import ConfigError
+    from benchmark.runner import RunRequest, run_benchmark
+
+    if args.workers is None and (args.gpus_per_worker is not None or args.address):
+        raise ConfigError("--gpus-per-worker and --address go with --workers N (data-parallel training on Ray)")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     model, origin, extra = args.model, "baseline", {}
     if is_submission_folder(args.model):  # a submissions/<team> folder: its code runs now, as asked
         from benchmark.submission.plugin import load_plugin
@@ -123,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         model=model,
         data_root=args.data_root,
         seed=args.seed,
-        overrides=overrides,
+        overrides=recipe_overrides(args),
         results=args.results,
         resume=args.resume,
         device=torch.device(args.device) if args.device else None,
@@ -131,7 +161,13 @@ def run(args: argparse.Namespace) -> int:
         origin=origin,
         extra=extra,
     )
-    run_dir = run_benchmark(request)
+    if args.workers is None:
+        run_dir = run_benchmark(request)
+    else:  # Ray only for this branch: the plain run starts fast
+        from benchmark.distributed import ray_session, run_distributed
+
+        with ray_session(args.address):
+            run_dir = run_distributed(request, args.workers, args.gpus_per_worker, max_failures=args.max_failures)
     record = json.loads((run_dir / "record.json").read_text())
     print(summary(record))
     print(f"record: {run_dir / 'record.json'}")
@@ -192,17 +228,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_parser = sub.add_parser("run", help="train and evaluate one model on one task")
     run_parser.add_argument("--task", required=True)
     run_parser.add_argument("--model", required=True, help="a registered model, or a submissions/<team> folder")
-    run_parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
     run_parser.add_argument("--seed", type=int, default=0)
-    run_parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    run_parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
-    )
-    run_parser.add_argument("--weights", help="local pretrained weights (.safetensors or .pth); default: random init")
-    run_parser.add_argument("--results", type=Path, default=Path("results"))
+    add_recipe_arguments(run_parser)
     run_parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     run_parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
-    run_parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
+    run_parser.add_argument(
+        "--workers", type=int, help="train data-parallel on N Ray Train workers (DDP; batch_size is the global batch)"
+    )
+    run_parser.add_argument(
+        "--gpus-per-worker", type=float, help="with --workers (default: 1 when the cluster has GPUs, else 0)"
+    )
+    run_parser.add_argument(
+        "--max-failures", type=int, default=3, help="with --workers: restarts from the last epoch (default 3)"
+    )
+    add_ray_arguments(run_parser)
     run_parser.set_defaults(handler=run)
 
     runs = sub.add_parser("runs", help="list recorded runs (from the results index), optionally filtered")

@@ -28,15 +28,29 @@ class PreparedSplit:
         return len(self.image_ids)
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self, batch_size: int, generator: torch.Generator | None = None, shard: tuple[int, int] = (0, 1)
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(images (B, 1, H, W) uint8, targets) in order, or shuffled by ``generator`` when given."""
-        n = len(self)
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        """(images (B, 1, H, W) uint8, targets) in order, or shuffled by ``generator`` when given.
+
+        ``shard=(rank, world)``: this rank's share of the same order, as torch's DistributedSampler
+        takes it (padded by wrapping around to a multiple of ``world``, then every world-th item),
+        so that batch j of all ranks together is batch j of one process at world x batch_size.
+        """
+        order = torch.randperm(len(self), generator=generator) if generator is not None else torch.arange(len(self))
+        order = shard_of(order, *shard)
+        n = len(order)
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
             # numpy's row gather from the memory map is ~10x faster than torch fancy indexing
             yield torch.from_numpy(self.images[self.rows[index.numpy()]]).unsqueeze(1), self.targets[index]
+
+
+def shard_of(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    """Rank ``rank``'s share of ``order`` out of ``world`` equal shares (the whole order for one)."""
+    if world == 1 or not len(order):
+        return order
+    total = -(-len(order) // world) * world
+    return order.repeat(-(-total // len(order)))[:total][rank::world]
 
 
 def prepare_split(cache: PreparedCache, frame: pd.DataFrame, labels: list[str]) -> PreparedSplit:
