@@ -161,6 +161,13 @@ class ResultsDir:
         return pd.read_parquet(self.find(run_id) / PREDICTIONS_FILE)
 
 
+def resolves_inside(root: Path, *paths: Path) -> bool:
+    """Whether every path, with symlinks and ``..`` resolved, lies inside ``root`` (readers that serve
+    files from a results folder refuse anything else)."""
+    resolved = Path(root).resolve()
+    return all(Path(path).resolve().is_relative_to(resolved) for path in paths)
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
