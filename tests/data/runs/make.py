@@ -185,3 +185,66 @@ def write_task_runs(
             )  # fmt: skip
             hour += 1
     return run_ids
+
+
+def write_saliency_cache(
+    results: Path,
+    run_id: str,
+    rng: np.random.Generator,
+    n_images: int = 3,
+    methods: tuple[str, ...] = ("gradcam", "occlusion"),
+    boxed: bool = True,
+    size: int = 16,
+) -> dict[str, Any]:
+    """A saliency cache for a generated run, in the layout `benchmark saliency` writes: per image a
+    map of its true class and (when different) of its predicted class for every method, a blob at a
+    random place; with ``boxed``, a box of the true class on each image and the maps scored against
+    it (benchmark.saliency_scoring). Returns the index written."""
+    from benchmark.saliency_cache import write_cache
+    from benchmark.saliency_scoring import score_map, summarise
+
+    record = ResultsDir(results).load_record(run_id)
+    classes = list(record["task"]["labels"])
+    yy, xx = np.mgrid[0:size, 0:size]
+    images, maps, image_entries, entries, trials = [], [], [], [], []
+    for j in range(n_images):
+        true, predicted = classes[j % len(classes)], classes[(j + 1) % len(classes)]
+        x0, y0 = (int(v) for v in rng.integers(0, size // 2, 2))
+        box = (float(x0), float(y0), float(x0 + size // 3), float(y0 + size // 3))
+        probabilities = rng.dirichlet(np.ones(len(classes)))
+        image_entries.append(
+            {
+                "image_id": f"img{j:05d}",
+                "patient_id": f"p{j:04d}",
+                "true": [true],
+                "predicted": [predicted],
+                "probabilities": {c: float(p) for c, p in zip(classes, probabilities, strict=True)},
+                "boxes": [{"finding": true, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]}] if boxed else [],
+            }
+        )
+        images.append(rng.integers(0, 255, (size, size)).astype(np.uint8))
+        shown = {true: ["true", "box"] if boxed else ["true"], predicted: ["predicted"]}
+        for method in methods:
+            for name, reasons in shown.items():
+                cx, cy = rng.uniform(0, size, 2)
+                saliency = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (size / 4) ** 2).astype(np.float16)
+                entry = {"map": len(maps), "image": j, "class": name, "method": method, "reasons": reasons, "peak": 1.0}
+                if boxed and name == true:
+                    scores = score_map(saliency, [box])
+                    entry |= {"hit": scores["hit"], "iou": scores["iou"]}
+                    trials.append({"image_id": f"img{j:05d}", "method": method, "finding": name, **scores})
+                entries.append(entry)
+                maps.append(saliency)
+    index = {
+        "run_id": run_id,
+        "task": {"name": record["task"]["name"], "hash": record["task"]["hash"], "problem": record["task"]["problem"]},
+        "model": {"name": record["model"]["name"], "family": record["model"]["family"], "target_layer": "features"},
+        "classes": classes,
+        "methods": list(methods),
+        "images": image_entries,
+        "entries": entries,
+        "boxes_available": boxed,
+        "scores": summarise(pd.DataFrame(trials)).to_dict("records") if boxed else None,
+    }
+    write_cache(results / run_id, index, np.stack(images), np.stack(maps))
+    return index
