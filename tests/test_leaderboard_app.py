@@ -313,3 +313,25 @@ def test_results_root_comes_from_the_arguments_then_the_environment():
     assert data.parse_root([], {data.RESULTS_ENV: "/y"}) == Path("/y")
     assert data.parse_root([], {}) == Path("results").absolute()
     assert re.fullmatch(r".*/results", str(data.parse_root(["--other", "1"], {})))
+
+
+def test_leaderboard_command_serves_the_installed_app_headless_on_localhost(tmp_path):
+    import subprocess
+    import sys
+
+    from benchmark.cli import _parser
+    from benchmark.commands.leaderboard import streamlit_command
+
+    args = _parser().parse_args(["leaderboard", "--results", str(tmp_path)])
+    assert (args.port, args.address) == (8501, "127.0.0.1")
+    command = streamlit_command(args.results, 8600, args.address)
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(APP)]
+    split = command.index("--")
+    options = dict(zip(command[5:split:2], command[6:split:2], strict=True))
+    assert options["--server.headless"] == "true" and options["--server.address"] == "127.0.0.1"
+    assert options["--server.port"] == "8600" and options["--browser.gatherUsageStats"] == "false"
+    assert command[split:] == ["--", "--results", str(tmp_path)]
+    # registering the subcommand imports nothing heavy
+    probe = "import sys, benchmark.cli; print(sorted({'streamlit', 'torch', 'plotly'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"

@@ -54,10 +54,12 @@ method = left.selectbox("Method", index["methods"], key="method")
 classes = middle.multiselect("Classes", sorted(grid["class"].unique()), placeholder="all classes", key="classes")
 alpha = right.slider("Map opacity", 0.0, 1.0, gallery.DEFAULT_ALPHA, 0.05, key="alpha")
 per_row = st.sidebar.slider("Images per row", 2, 8, 4, key="per_row")
+boxed = any(image["boxes"] for image in index["images"])
 st.caption(
     f"{index['model']['name']} on {index['task']['name']}: {len(index['images'])} test images, "
     f"{len(index['entries'])} maps; target layer `{index['model'].get('target_layer')}`. Each map is the method's "
-    "evidence for the class, scaled to its own maximum; green boxes are expert boxes of that class."
+    "evidence for the class, scaled to its own maximum"
+    + ("; green boxes are the expert boxes of that class." if boxed else ".")
 )
 
 cells = grid[grid["class"].isin(classes)] if classes else grid
