@@ -325,7 +325,7 @@ def test_leaderboard_command_serves_the_installed_app_headless_on_localhost(tmp_
     args = _parser().parse_args(["leaderboard", "--results", str(tmp_path)])
     assert (args.port, args.address) == (8501, "127.0.0.1")
     command = streamlit_command(args.results, 8600, args.address)
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(APP)]
+    assert command[:5] == [sys.executable, "-m", "leaderboard.serve", "run", str(APP)]  # streamlit's CLI, preloaded
     split = command.index("--")
     options = dict(zip(command[5:split:2], command[6:split:2], strict=True))
     assert options["--server.headless"] == "true" and options["--server.address"] == "127.0.0.1"

@@ -19,9 +19,10 @@ def app_path() -> Path:
 
 
 def streamlit_command(results: Path, port: int, address: str) -> list[str]:
-    """`python -m streamlit run app.py` headless on ``address:port``, the results folder passed after ``--``."""
+    """`streamlit run app.py` headless on ``address:port``, the results folder passed after ``--``; started
+    through ``leaderboard.serve``, Streamlit's command line with the app's libraries imported first."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(app_path()),
+        sys.executable, "-m", "leaderboard.serve", "run", str(app_path()),
         "--server.headless", "true",
         "--server.address", address,
         "--server.port", str(port),
