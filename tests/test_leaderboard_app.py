@@ -335,3 +335,29 @@ def test_leaderboard_command_serves_the_installed_app_headless_on_localhost(tmp_
     probe = "import sys, benchmark.cli; print(sorted({'streamlit', 'torch', 'plotly'} & set(sys.modules)))"
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "[]"
+
+
+def test_the_app_imports_no_model_or_submission_code(results):
+    """Every page of a fresh process, then the modules it loaded: no model, training or submission code."""
+    import subprocess
+    import sys
+
+    run_id = next(r for r in os.listdir(results) if "-other-" in r)
+    script = f"""
+import os, sys
+from streamlit.testing.v1 import AppTest
+os.environ[{data.RESULTS_ENV!r}] = {str(results)!r}
+at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+at.run()
+for page in {PAGES[1:]!r}:
+    at.switch_page(page)
+    at.query_params["run"] = {run_id!r}
+    at.run()
+    assert not at.exception and not at.error, page
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("submissions", "baselines", "torch")
+             or m.startswith(("benchmark.models", "benchmark.submission", "benchmark.training"))))
+"""
+    env = {**os.environ, "PYTHONPATH": str(APP.parent.parent)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
