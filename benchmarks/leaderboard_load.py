@@ -11,6 +11,9 @@ ranked table and the first plotly chart are visible:
 2. warm: a second visit in a new browser page (the standings come from the cache);
 3. another task cold: the largest task (2,000 images, 5 labels) opened by URL on the warm server.
 
+Side by side, the same timing of a minimal Streamlit page (one 3-row table and one 2 x 2 plotly heatmap,
+nothing computed) on the same machine: what Streamlit's front end alone costs in this browser.
+
     .venv/bin/python benchmarks/leaderboard_load.py [--results DIR] [--keep] [--chromium /usr/bin/chromium]
 
 Goal: first paint (1) <= 3 s.
@@ -80,9 +83,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(results: Path, port: int) -> subprocess.Popen:
+MINIMAL_APP = """
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("minimal")
+st.dataframe(pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+st.plotly_chart(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))
+"""
+
+
+def start_server(command: list[str], port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "benchmark.cli", "leaderboard", "--results", str(results), "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -124,19 +137,31 @@ def main() -> None:
         print(f"built {runs} runs of {len(sizes)} tasks in {time.perf_counter() - started:.1f} s: {results}")
         default = sorted(sizes)[0]
         largest = max(sizes, key=sizes.get)
-        port = free_port()
-        server = start_server(results, port)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        minimal = results.parent / f"{results.name}-minimal-app.py"
+        minimal.write_text(MINIMAL_APP)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            port = free_port()
+            command = [sys.executable, "-m", "benchmark.cli", "leaderboard", "--results", str(results)]
+            server = start_server([*command, "--port", str(port)], port)
+            try:
                 url = f"http://127.0.0.1:{port}/"
                 cold = first_paint(browser, url)
                 warm = first_paint(browser, url)
                 other = first_paint(browser, f"{url}?task={largest}")
-                browser.close()
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+            port = free_port()
+            command = [sys.executable, "-m", "streamlit", "run", str(minimal), "--server.headless", "true"]
+            server = start_server([*command, "--server.port", str(port), "--browser.gatherUsageStats", "false"], port)
+            try:
+                floor = [first_paint(browser, f"http://127.0.0.1:{port}/") for _ in range(2)]
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+                minimal.unlink()
+            browser.close()
         load = os.getloadavg()
         print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
         print(
@@ -145,6 +170,10 @@ def main() -> None:
         )
         print(f"second visit, warm cache: {warm:.2f} s")
         print(f"another task cold on the warm server ({largest}, {sizes[largest]:,} test images): {other:.2f} s")
+        print(
+            f"minimal Streamlit page (one table, one chart, nothing computed): first {floor[0]:.2f} s, "
+            f"second {floor[1]:.2f} s; leaderboard cold / minimal first = {cold / floor[0]:.2f}"
+        )
     finally:
         if not args.keep and args.results is None:
             shutil.rmtree(results, ignore_errors=True)
