@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
+from benchmark.standings import Standings
 from leaderboard import data
 
 ROOT_KEY = "cxrbench_results_root"  # set by app.py on every run
@@ -99,7 +99,7 @@ def pick_task(root: Path, runs: pd.DataFrame) -> tuple[str, str] | None:
     return task, task_hash
 
 
-def task_header(standings: Any) -> None:
+def task_header(standings: Standings) -> None:
     """Task name, version, short task hash and split sha256: what every number on the page belongs to."""
     st.markdown(
         f"**{standings.task_name}** v{standings.task_version} · task hash `{standings.task_hash[:12]}` · "

@@ -16,8 +16,6 @@ import pandas as pd
 from benchmark.standings import Standings
 from benchmark.stats.render import entry_rows
 
-DISPLAY_EXTRA = ["family", "input px", "parameters", "origin", "date", "run"]
-
 
 def level_of(standings: Standings) -> float:
     return standings.comparison.settings["level"] if standings.comparison else 0.95
@@ -57,7 +55,11 @@ def filter_options(standings: Standings) -> dict[str, list[Any]]:
     entries = standings.entries
 
     def values(column: str) -> list[Any]:
-        return sorted(entries[column].dropna().unique().tolist(), key=str)
+        found = entries[column].dropna().unique().tolist()
+        try:
+            return sorted(found)  # sizes as numbers: 64 before 224
+        except TypeError:  # mixed types
+            return sorted(found, key=str)
 
     return {"family": values("family"), "origin": values("origin"), "image_size": values("image_size")}
 
@@ -115,16 +117,3 @@ def _metric(record: dict[str, Any], keys: Sequence[str]) -> float | None:
         if value is not None:
             return float(value)
     return None
-
-
-def hash_choices(runs: pd.DataFrame, task: str) -> pd.DataFrame:
-    """One row per task hash of ``task`` in the index rows ``runs``: task_hash, task_version,
-    split_sha256, runs (count), newest (created_at); the newest hash first."""
-    rows = runs[runs["task_name"] == task]
-    grouped = rows.groupby("task_hash", sort=False).agg(
-        task_version=("task_version", "first"),
-        split_sha256=("split_sha256", "first"),
-        runs=("run_id", "count"),
-        newest=("created_at", "max"),
-    )
-    return grouped.sort_values("newest", ascending=False).reset_index()
