@@ -38,14 +38,15 @@ PAGES = ("views/ranking.py", "views/plots.py", "views/run.py", "views/gallery.py
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Task toy at two task hashes (the older one with its own model), task other (multiclass), and
-    saliency caches: one with expert boxes (other), one without (toy)."""
+    """Task toy at two task hashes (the older one with its own model), task other (multiclass), task
+    lonely (one single-seed entry: nothing ranked), and saliency caches: with expert boxes (other), without (toy)."""
     root = tmp_path_factory.mktemp("results")
     rng = np.random.default_rng(11)
     write_task_runs(root, toy_task(task_hash=OLD), [ToyModel("old_net", 1.0)], 40, rng, hour=0)
     toy_ids = write_task_runs(root, toy_task(task_hash=TOY), TOY_MODELS, 60, rng, hour=100)
     other = toy_task("multiclass", ("covid", "normal", "viral"), OTHER, name="other")
     other_ids = write_task_runs(root, other, [ToyModel("m_good", 1.5), ToyModel("m_poor", 0.4)], 50, rng, hour=200)
+    write_task_runs(root, toy_task(task_hash="c" * 64, name="lonely"), [ToyModel("one_seed", 1.0, seeds=(0,))], 30, rng)
     write_saliency_cache(root, other_ids[0], rng, n_images=4)
     write_saliency_cache(root, toy_ids[0], rng, n_images=2, boxed=False)
     return root
@@ -91,11 +92,20 @@ def captions(at: AppTest) -> str:
     return "\n".join(c.value for c in at.caption)
 
 
+@pytest.mark.parametrize("task", ["toy", "lonely"])
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders(results, monkeypatch, page):
-    at = app(results, monkeypatch, page, task="toy")
+def test_every_page_renders(results, monkeypatch, page, task):
+    at = app(results, monkeypatch, page, task=task)
     assert not at.error, [e.value for e in at.error]
     assert at.title
+
+
+def test_a_task_with_nothing_ranked_lists_its_entries_apart(results, monkeypatch):
+    at = app(results, monkeypatch, task="lonely")
+    assert "nothing is ranked" in at.info[0].value
+    assert frame(at)["model"].tolist() == ["one_seed"] and "top group" not in frame(at).columns
+    at = app(results, monkeypatch, "views/plots.py", task="lonely")
+    assert "at least two ranked entries" in at.info[0].value
 
 
 def test_ranked_table_is_the_standings_table(results, monkeypatch):
