@@ -123,9 +123,18 @@ class ResultsDir:
         return group_entries(self.query(task=task, task_hash=task_hash))
 
     def run_dirs(self) -> list[Path]:
+        """The run directories; read-only, only those whose record and predictions resolve inside the root
+        (a reader that serves files from the folder never follows a symlink out of it)."""
         if not self.root.is_dir():
             return []
-        return sorted(p for p in self.root.iterdir() if (p / RECORD_FILE).is_file() and not p.name.startswith("."))
+        dirs = sorted(p for p in self.root.iterdir() if (p / RECORD_FILE).is_file() and not p.name.startswith("."))
+        if not self.read_only:
+            return dirs
+        inside = [p for p in dirs if resolves_inside(self.root, p, p / RECORD_FILE, p / PREDICTIONS_FILE)]
+        if len(inside) < len(dirs):
+            outside = sorted({p.name for p in dirs} - {p.name for p in inside})
+            log.warning("not reading %d run(s) that resolve outside %s: %s", len(outside), self.root, outside)
+        return inside
 
     def records(self) -> list[dict[str, Any]]:
         return [self._read_record(p) for p in self.run_dirs()]

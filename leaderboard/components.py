@@ -39,7 +39,7 @@ def empty_state(root: Path) -> None:
 
 
 def error(exc: BaseException, what: str) -> None:
-    """A typed error the app can explain; anything else is a bug and is raised."""
+    """Show a typed error the app can explain (callers catch BenchmarkError only: anything else is a bug)."""
     st.error(f"Could not {what}: {type(exc).__name__}: {exc}")
 
 

@@ -106,3 +106,14 @@ def test_standings_from_a_read_only_store_are_those_of_the_folder(store):
     plain = task_standings(store, "toy", n_resamples=200)  # the writer's view (it may open the index for writing)
     assert read_only.ranked.equals(plain.ranked) and read_only.unranked.equals(plain.unranked)
     assert read_only.ranked["entry"].tolist() == ["alpha", "beta"] and read_only.unranked["entry"].tolist() == ["gamma"]
+
+
+def test_runs_linked_from_outside_the_root_are_not_read(store, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(store, root)
+    victim = sorted(p for p in root.iterdir() if (p / "record.json").is_file())[0]
+    shutil.move(str(victim), tmp_path / "elsewhere")
+    victim.symlink_to(tmp_path / "elsewhere")
+    listed = _ids(ResultsDir(root, read_only=True).query())
+    assert victim.name not in listed and len(listed) == len(_ids(ResultsDir(store).query())) - 1
+    assert victim.name in _ids(ResultsDir(root).query())  # the writer's view is unchanged: it lists what is there
