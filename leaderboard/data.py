@@ -50,7 +50,7 @@ def fingerprint(root: str | Path) -> Fingerprint:
     root = Path(root)
     if not root.is_dir():
         return (0,)
-    stamps = [root.stat().st_mtime_ns, len(store(root).run_dirs())]
+    stamps = [root.stat().st_mtime_ns, len(ResultsDir(root).run_dirs())]  # a listing: cheaper than the checked one
     for name in (INDEX_FILE, INDEX_FILE + "-wal"):
         path = root / name
         stat = path.stat() if path.is_file() else None
