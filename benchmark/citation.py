@@ -3,11 +3,20 @@ states the exact protocol of a recorded run (task version and hashes, seeds, CI 
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmark.tasks import Task
+from benchmark.errors import UnknownNameError
+from benchmark.index import entry_key
+from benchmark.tasks import TASKS, Task
+
+if TYPE_CHECKING:
+    from benchmark.store import ResultsDir
+
+log = logging.getLogger(__name__)
 
 SOFTWARE_KEY = "cxrbench"
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
@@ -122,3 +131,30 @@ def _threshold_sentence(record: dict[str, Any], task: Task | None) -> str:
         rule = latex_escape(str(task.threshold).replace("_", " "))
         return f"Operating thresholds were chosen on validation predictions only, by the rule {rule} ({values})."
     return f"Operating thresholds were fixed by the task ({values})."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What ``benchmark cite`` prints for a run: BibTeX, the methods paragraph, and a note when the
+    task file changed since the run (the paragraph states the recorded protocol)."""
+
+    bibtex: str
+    methods: str
+    note: str | None
+
+
+def cite_run(results: ResultsDir, record: dict[str, Any]) -> Citation:
+    """The citation of ``record``, a run of ``results``; seeds are those of its leaderboard entry there."""
+    try:
+        task = TASKS.get(record["task"]["name"])
+    except UnknownNameError:
+        log.warning("task %s is not registered: no dataset BibTeX", record["task"]["name"])
+        task = None
+    note = None
+    if task is not None and task.task_hash != record["task"]["hash"]:
+        note = (
+            f"task {task.name}'s file changed since this run (hash {task.task_hash[:12]} now, "
+            f"{record['task']['hash'][:12]} recorded); the paragraph states the recorded protocol"
+        )
+    seeds = sorted({r.seed for r in results.query(entry_key=entry_key(record))} | {record["seed"]})
+    return Citation(bibtex(record, task), methods_paragraph(record, task, seeds), note)

@@ -58,6 +58,10 @@ class TaskMismatchError(StatisticsError):
     """Runs of different task hashes: their numbers are never ranked together."""
 
 
+class ReadOnlyStoreError(BenchmarkError):
+    """A write asked of a results directory opened read-only (the leaderboard never writes the store)."""
+
+
 class RecordError(BenchmarkError):
     """A run directory whose record.json cannot be read."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass, fields
@@ -197,24 +198,61 @@ class RunIndex:
         entry_key: str | None = None,
     ) -> list[IndexedRun]:
         """Runs matching every filter given (exact match), oldest first."""
-        filters = {
-            "task_name": task,
-            "task_hash": task_hash,
-            "model_name": model,
-            "origin": origin,
-            "run_key": run_key,
-            "entry_key": entry_key,
-        }
-        given = {k: v for k, v in filters.items() if v is not None}
+        given = query_filters(task, task_hash, model, origin, run_key, entry_key)
         where = " AND ".join(f"{k} = ?" for k in given) or "1"
         sql = f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {where} ORDER BY created_at, run_id"
         with self._connection() as conn:
             return [IndexedRun(*row) for row in conn.execute(sql, tuple(given.values()))]
 
+    def snapshot(self) -> list[IndexedRun] | None:
+        """Every row, read without writing anything: no WAL or shared-memory file is created, no lock
+        taken (SQLite's ``immutable`` mode). None when the file is missing, of another schema,
+        unreadable, or has a write-ahead log beside it (a writer is active or was interrupted: its
+        rows may be only in the log), so the caller reads the run directories instead. A reader that
+        takes no lock can meet a writer: callers check the rows against the run directories."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        if not self.path.is_file() or (wal.exists() and wal.stat().st_size > 0):
+            return None
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+        try:
+            with closing(sqlite3.connect(uri, uri=True)) as conn:
+                if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_SCHEMA:
+                    return None
+                sql = f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY created_at, run_id"
+                return [IndexedRun(*row) for row in conn.execute(sql)]
+        except sqlite3.Error:
+            return None
+
     def integrity_check(self) -> str:
         """``ok`` or SQLite's description of the damage."""
         with self._connection() as conn:
             return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+
+
+def query_filters(
+    task: str | None = None,
+    task_hash: str | None = None,
+    model: str | None = None,
+    origin: str | None = None,
+    run_key: str | None = None,
+    entry_key: str | None = None,
+) -> dict[str, str]:
+    """The filters given, by index column."""
+    filters = {
+        "task_name": task,
+        "task_hash": task_hash,
+        "model_name": model,
+        "origin": origin,
+        "run_key": run_key,
+        "entry_key": entry_key,
+    }
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+def select_runs(runs: Iterable[IndexedRun], filters: dict[str, str]) -> list[IndexedRun]:
+    """``RunIndex.query`` on rows in memory: those matching every filter, oldest first."""
+    chosen = [run for run in runs if all(getattr(run, column) == value for column, value in filters.items())]
+    return sorted(chosen, key=lambda run: (run.created_at, run.run_id))
 
 
 @contextmanager

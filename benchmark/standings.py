@@ -102,7 +102,7 @@ def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> 
 
 
 def task_standings(
-    results: str | Path,
+    results: str | Path | ResultsDir,
     task: str,
     task_hash: str | None = None,
     metric: str | None = None,
@@ -110,8 +110,9 @@ def task_standings(
 ) -> Standings:
     """The leaderboard of ``task`` (at ``task_hash``, default ``default_task_hash``) on ``metric``
     (default: the task's primary metric). ``compare_options`` go to ``benchmark.stats.compare``
-    (test, correction, n_resamples, seed, alpha)."""
-    store = ResultsDir(Path(results))
+    (test, correction, n_resamples, seed, alpha). ``results`` may be a ``ResultsDir`` (e.g. opened
+    read-only, as the leaderboard does)."""
+    store = results if isinstance(results, ResultsDir) else ResultsDir(Path(results))
     task_hash = task_hash or default_task_hash(store, task)
     rows = store.query(task=task, task_hash=task_hash)
     if not rows:

@@ -4,7 +4,9 @@ A run directory appears only complete: it is assembled under a temporary name an
 into place, so an interrupted or failed run leaves no record behind. After the rename the run is
 added to the SQLite index (``benchmark.index``), which lists and queries runs; the run
 directories stay the truth, and an index that is missing or lists other directories than the
-results root holds is rebuilt from them before it is read.
+results root holds is rebuilt from them before it is read. Opened with ``read_only=True`` (the
+leaderboard), nothing is ever written: the index is read without locks or side files when it is in
+step with the run directories, else the run records are read instead.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.errors import RecordError, RunNotFoundError
-from benchmark.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries
+from benchmark.errors import ReadOnlyStoreError, RecordError, RunNotFoundError
+from benchmark.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries, query_filters, select_runs
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +41,25 @@ RESUME_FILE = "checkpoint.pt"  # the last epoch's training state, in the run's w
 @dataclass(frozen=True)
 class ResultsDir:
     root: Path
+    read_only: bool = False  # True: never write (no index rebuild, no staging, no publishing)
+
+    def _check_writable(self, action: str) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"cannot {action}: {self.root} was opened read-only")
 
     def work_dir(self, run_key: str) -> Path:
         """Where an unfinished run keeps its checkpoint, so ``--resume`` can find it."""
         return self.root / WORK_DIR / run_key
 
     def staging_dir(self, run_id: str) -> Path:
+        self._check_writable("stage a run")
         path = self.root / f".tmp-{run_id}"
         path.mkdir(parents=True, exist_ok=False)
         return path
 
     def publish(self, staging: Path, record: dict[str, Any]) -> Path:
         """Rename the staged run into place, then list it in the index."""
+        self._check_writable("publish a run")
         final = self.root / record["run_id"]
         os.replace(staging, final)
         try:
@@ -65,6 +74,7 @@ class ResultsDir:
 
     def index(self) -> RunIndex:
         """The index, rebuilt first if it is missing or does not list exactly the run directories."""
+        self._check_writable("open the index for writing")
         index = RunIndex(self.index_path)
         if index.paths() != {p.name for p in self.run_dirs()}:
             log.info("index %s is missing or stale; rebuilding it from the run directories", self.index_path)
@@ -73,6 +83,7 @@ class ResultsDir:
 
     def rebuild_index(self) -> int:
         """Recreate the index from the run directories; returns the number of runs listed."""
+        self._check_writable("rebuild the index")
         self.root.mkdir(parents=True, exist_ok=True)
         return RunIndex(self.index_path).replace_all(
             lambda: [IndexedRun.from_record(self._read_record(p), p.name) for p in self.run_dirs()]
@@ -90,7 +101,19 @@ class ResultsDir:
         """Indexed runs matching every filter given, oldest first (none when the root does not exist)."""
         if not self.root.is_dir():
             return []
+        if self.read_only:
+            filters = query_filters(task, task_hash, model, origin, run_key, entry_key)
+            return select_runs(self._runs_read_only(), filters)
         return self.index().query(task, task_hash, model, origin, run_key, entry_key)
+
+    def _runs_read_only(self) -> list[IndexedRun]:
+        """Every run, from the index when it lists exactly the run directories, else from their records."""
+        dirs = self.run_dirs()
+        rows = RunIndex(self.index_path).snapshot()
+        if rows is not None and sorted(r.path for r in rows) == sorted(p.name for p in dirs):
+            return rows
+        log.info("index %s is missing or stale; reading the %d run records instead", self.index_path, len(dirs))
+        return [IndexedRun.from_record(self._read_record(p), p.name) for p in dirs]
 
     def find_by_run_key(self, run_key: str) -> list[IndexedRun]:
         """Published runs with these inputs (task hash, model code, recipe, seed), oldest first."""
@@ -101,9 +124,18 @@ class ResultsDir:
         return group_entries(self.query(task=task, task_hash=task_hash))
 
     def run_dirs(self) -> list[Path]:
+        """The run directories; read-only, only those whose record and predictions resolve inside the root
+        (a reader that serves files from the folder never follows a symlink out of it)."""
         if not self.root.is_dir():
             return []
-        return sorted(p for p in self.root.iterdir() if (p / RECORD_FILE).is_file() and not p.name.startswith("."))
+        dirs = sorted(p for p in self.root.iterdir() if (p / RECORD_FILE).is_file() and not p.name.startswith("."))
+        if not self.read_only:
+            return dirs
+        inside = [p for p in dirs if resolves_inside(self.root, p, p / RECORD_FILE, p / PREDICTIONS_FILE)]
+        if len(inside) < len(dirs):
+            outside = sorted({p.name for p in dirs} - {p.name for p in inside})
+            log.warning("not reading %d run(s) that resolve outside %s: %s", len(outside), self.root, outside)
+        return inside
 
     def records(self) -> list[dict[str, Any]]:
         return [self._read_record(p) for p in self.run_dirs()]
@@ -137,6 +169,13 @@ class ResultsDir:
 
     def load_predictions(self, run_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.find(run_id) / PREDICTIONS_FILE)
+
+
+def resolves_inside(root: Path, *paths: Path) -> bool:
+    """Whether every path, with symlinks and ``..`` resolved, lies inside ``root`` (readers that serve
+    files from a results folder refuse anything else)."""
+    resolved = Path(root).resolve()
+    return all(Path(path).resolve().is_relative_to(resolved) for path in paths)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -8,13 +8,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 
 from benchmark.data.cache import open_or_prepare
-from benchmark.data.prepared import PreparedSplit, prepare_split
 from benchmark.data.root import resolve_data_root
 from benchmark.data.source import SourceIndex
 from benchmark.data.sources import SOURCES
@@ -27,6 +26,9 @@ from benchmark.stats.bootstrap import bootstrap_metrics
 from benchmark.stats.intervals import METHODS as CI_METHODS
 from benchmark.stats.resample import Clusters, draw_resamples
 from benchmark.thresholds import RULES
+
+if TYPE_CHECKING:  # torch: imported only where a split is prepared, so reading results stays light
+    from benchmark.data.prepared import PreparedSplit
 
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
 _REQUIRED = {
@@ -177,6 +179,8 @@ class TaskData:
 
     def prepare(self, split: str, size: int, skip_corrupt: bool = False) -> PreparedSplit:
         """One split at ``size`` px from the prepared cache (built on first use)."""
+        from benchmark.data.prepared import prepare_split
+
         cache = open_or_prepare(self, size, skip_corrupt=skip_corrupt)
         self.report.skipped_unreadable = cache.skipped
         rows = self.frame[self.frame["split"] == split]

@@ -19,7 +19,7 @@ import pandas as pd
 from benchmark.errors import RunNotFoundError
 from benchmark.saliency_cache import INDEX_FILE, MAPS_FILE, cache_dir, read_cache, read_index
 from benchmark.saliency_scoring import Box, box_mask
-from benchmark.store import ResultsDir
+from benchmark.store import ResultsDir, resolves_inside
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,9 @@ class RunSaliency:
     maps: np.ndarray
 
 
-def _inside(root: Path, *paths: Path) -> bool:
-    resolved = root.resolve()
-    return all(path.resolve().is_relative_to(resolved) for path in paths)
-
-
 def _checked_run_dir(results_root: Path, run_dir: Path) -> Path:
     folder = cache_dir(run_dir)
-    if not _inside(results_root, run_dir, folder, folder / INDEX_FILE, folder / MAPS_FILE):
+    if not resolves_inside(results_root, run_dir, folder, folder / INDEX_FILE, folder / MAPS_FILE):
         raise RunNotFoundError(
             f"{run_dir} or its saliency cache resolves outside the results root {results_root.resolve()}; "
             "the gallery reads runs only from inside it"

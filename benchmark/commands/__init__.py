@@ -7,7 +7,19 @@ import argparse
 import importlib
 
 # Add a module here to add its subcommands to `benchmark`.
-MODULES = ("core", "data", "distributed", "store", "submit", "reproduce", "cite", "stats", "export", "saliency")
+MODULES = (
+    "core",
+    "data",
+    "distributed",
+    "store",
+    "submit",
+    "reproduce",
+    "cite",
+    "stats",
+    "export",
+    "saliency",
+    "leaderboard",
+)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -7,32 +7,18 @@ from pathlib import Path
 
 
 def cite(args: argparse.Namespace) -> int:
-    import logging
-
-    from benchmark.citation import bibtex, methods_paragraph
-    from benchmark.errors import UnknownNameError
-    from benchmark.index import entry_key
+    from benchmark.citation import cite_run
     from benchmark.store import ResultsDir
-    from benchmark.tasks import TASKS
 
     results = ResultsDir(args.results)
-    record = results.load_record(args.run_id)
-    try:
-        task = TASKS.get(record["task"]["name"])
-    except UnknownNameError:
-        logging.getLogger(__name__).warning("task %s is not registered: no dataset BibTeX", record["task"]["name"])
-        task = None
-    if task is not None and task.task_hash != record["task"]["hash"]:
-        print(
-            f"% note: task {task.name}'s file changed since this run (hash {task.task_hash[:12]} now, "
-            f"{record['task']['hash'][:12]} recorded); the paragraph states the recorded protocol"
-        )
-    seeds = sorted({r.seed for r in results.query(entry_key=entry_key(record))} | {record["seed"]})
+    citation = cite_run(results, results.load_record(args.run_id))
+    if citation.note:
+        print(f"% note: {citation.note}")
     both = not (args.bibtex or args.methods)
     if args.bibtex or both:
-        print(bibtex(record, task))
+        print(citation.bibtex)
     if args.methods or both:
-        print(("% Methods paragraph (LaTeX)\n" if both else "") + methods_paragraph(record, task, seeds))
+        print(("% Methods paragraph (LaTeX)\n" if both else "") + citation.methods)
     return 0
 
 

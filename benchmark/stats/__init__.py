@@ -36,6 +36,12 @@ Calibration and subgroups
     ``calibration_summary(predictions)`` per label; ``subgroup_metrics(predictions, metric)``: the
     metric with its CI per sex, age band and view position where the table carries them.
 
+ROC curves
+    ``roc_curve_band(predictions, label, n_resamples=2000, cluster="patient_id", seed=0)`` -> the ROC
+    curve on a fixed FPR grid (scikit-learn's curve read at each grid point, the top of a vertical
+    step) with a pointwise percentile band over the same patient-cluster resamples; ``roc_band`` on
+    arrays.
+
 Comparing models
     ``compare(runs, metric=None, test="bootstrap", correction="holm", ...)`` -> ``Comparison`` with
     ``entries`` (ENTRY_COLUMNS) and ``pairs`` (PAIR_COLUMNS) DataFrames, ``settings``,
@@ -61,12 +67,14 @@ from benchmark.stats.paired import PairedTest, align_predictions, paired_bootstr
 from benchmark.stats.proportions import McNemarTest, ProportionCI, mcnemar_test, wilson_interval
 from benchmark.stats.render import render
 from benchmark.stats.resample import Clusters, Resamples, draw_resamples
+from benchmark.stats.roc import ROC_COLUMNS, roc_band, roc_curve_band
 from benchmark.stats.runs import Run, load_runs
 from benchmark.stats.subgroups import subgroup_metrics
 
 __all__ = [
     "ENTRY_COLUMNS",
     "PAIR_COLUMNS",
+    "ROC_COLUMNS",
     "Clusters",
     "Comparison",
     "DeLongCI",
@@ -99,6 +107,8 @@ __all__ = [
     "prediction_inputs",
     "reliability_curve",
     "render",
+    "roc_band",
+    "roc_curve_band",
     "subgroup_metrics",
     "wilson_interval",
 ]

@@ -127,6 +127,15 @@ def group_entries(runs: Sequence[Run]) -> dict[str, list[Run]]:
     return entries
 
 
+def seed_averaged(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The first table with every ``score:`` column averaged over ``frames``: an entry's predictions.
+    The tables must be aligned (same images in the same order; ``align_predictions``)."""
+    averaged = frames[0].copy()
+    scores = [c for c in averaged.columns if str(c).startswith(SCORE_PREFIX)]
+    averaged[scores] = np.mean([frame[scores].to_numpy(float) for frame in frames], axis=0)
+    return averaged
+
+
 def _check_task(runs: Sequence[Run]) -> None:
     if not runs:
         raise StatisticsError("compare needs at least one run")
@@ -188,9 +197,7 @@ def compare(
 
     rows, resampled, averaged = [], {}, {}
     for name, members in group_entries(runs).items():
-        scores = [c for c in base.columns if str(c).startswith(SCORE_PREFIX)]
-        mean_frame = base.copy()
-        mean_frame[scores] = np.mean([frame_of[run.run_id][scores].to_numpy(float) for run in members], axis=0)
+        mean_frame = seed_averaged([frame_of[run.run_id] for run in members])
         thresholds = [run.thresholds for run in members]
         inputs = inputs_of(mean_frame, None if None in thresholds else list(np.mean(thresholds, axis=0)))
         per_seed = [

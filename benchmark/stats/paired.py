@@ -69,7 +69,11 @@ def align_predictions(frames: Sequence[pd.DataFrame], names: Sequence[str]) -> l
         raise PredictionsMismatchError(f"{names[0]}: image ids repeat; a Predictions table has one row per image")
     truth = [c for c in first.columns if str(c).startswith(TRUE_PREFIX)]
     out = [frames[0].reset_index(drop=True)]
+    first_ids = frames[0]["image_id"].reset_index(drop=True)
     for frame, name in zip(frames[1:], names[1:], strict=True):
+        if frame["image_id"].reset_index(drop=True).equals(first_ids):  # the usual case: same rows, same order
+            out.append(_checked_alike(first, frame.reset_index(drop=True), truth, names[0], name))
+            continue
         ids = set(frame["image_id"])
         only_first, only_this = sorted(set(first.index) - ids), sorted(ids - set(first.index))
         if only_first or only_this or len(frame) != len(first):
@@ -81,18 +85,25 @@ def align_predictions(frames: Sequence[pd.DataFrame], names: Sequence[str]) -> l
                 + "; compare runs of one task hash on its full test split"
             )
         aligned = frame.set_index("image_id", drop=False).loc[first.index].reset_index(drop=True)
-        columns = [c for c in truth if c in aligned.columns]
-        if columns != truth:
-            raise PredictionsMismatchError(f"{names[0]} has labels {truth}, {name} has {columns}")
-        same_truth = np.array_equal(aligned[truth].to_numpy(float), first[truth].to_numpy(float), equal_nan=True)
-        same_patients = np.array_equal(aligned["patient_id"].astype(str), first["patient_id"].astype(str))
-        if not same_truth or not same_patients:
-            raise PredictionsMismatchError(
-                f"{names[0]} and {name} disagree on the {'truth' if not same_truth else 'patient ids'} of the "
-                "same images; they come from different data or task versions"
-            )
-        out.append(aligned)
+        out.append(_checked_alike(first, aligned, truth, names[0], name))
     return out
+
+
+def _checked_alike(
+    first: pd.DataFrame, aligned: pd.DataFrame, truth: list[str], first_name: str, name: str
+) -> pd.DataFrame:
+    """``aligned`` (rows in the order of ``first``) after checking it has the same labels, truth and patients."""
+    columns = [c for c in truth if c in aligned.columns]
+    if columns != truth:
+        raise PredictionsMismatchError(f"{first_name} has labels {truth}, {name} has {columns}")
+    same_truth = np.array_equal(aligned[truth].to_numpy(float), first[truth].to_numpy(float), equal_nan=True)
+    same_patients = np.array_equal(aligned["patient_id"].astype(str), first["patient_id"].astype(str))
+    if not same_truth or not same_patients:
+        raise PredictionsMismatchError(
+            f"{first_name} and {name} disagree on the {'truth' if not same_truth else 'patient ids'} of the "
+            "same images; they come from different data or task versions"
+        )
+    return aligned
 
 
 def paired_bootstrap_test(

@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from benchmark.predictions import predictions_frame
 from benchmark.store import PREDICTIONS_FILE, RECORD_FILE, SCHEMA_VERSION, ResultsDir, write_json
+
+RECIPE = {"optimizer": "adam", "batch_size": 32, "epochs": 10, "select_on": "val_loss"}
 
 
 def patients(n_patients: int, rng: np.random.Generator, max_images: int = 6) -> np.ndarray:
@@ -57,6 +62,26 @@ def primary_auroc(predictions: pd.DataFrame, task: dict[str, Any]) -> float:
     return float(np.mean([roc_auc_score(y_true[:, k], y_score[:, k]) for k in range(len(labels))]))
 
 
+def auroc_metrics(predictions: pd.DataFrame, task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``auroc`` and, for several labels, ``auroc/<label>`` (one-vs-rest) from scikit-learn, as record metrics."""
+    metrics = {"auroc": {"value": primary_auroc(predictions, task), "ci_low": None, "ci_high": None}}
+    if len(task["labels"]) > 1:
+        for label in task["labels"]:
+            value = roc_auc_score(predictions[f"true:{label}"], predictions[f"score:{label}"])
+            metrics[f"auroc/{label}"] = {"value": float(value), "ci_low": None, "ci_high": None}
+    return metrics
+
+
+def confusion(predictions: pd.DataFrame, task: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's confusion matrix of a multiclass task (rows true, columns predicted, top score wins)."""
+    if task["problem"] != "multiclass":
+        return None
+    labels = task["labels"]
+    y_true = predictions[[f"true:{label}" for label in labels]].to_numpy().argmax(1)
+    y_pred = predictions[[f"score:{label}" for label in labels]].to_numpy().argmax(1)
+    return {"labels": list(labels), "matrix": confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist()}
+
+
 def write_run(
     results: Path,
     predictions: pd.DataFrame,
@@ -67,8 +92,13 @@ def write_run(
     overrides: dict[str, Any] | None = None,
     origin: str = "baseline",
     created_at: str = "2025-01-01T00:00:00+00:00",
+    family: str = "toy",
+    image_size: int = 64,
+    parameters: int | None = None,
 ) -> str:
-    """A run directory for ``predictions``; returns its run id."""
+    """A run directory for ``predictions``; returns its run id. The record has the fields the
+    leaderboard and ``benchmark cite`` read (model input, recipe, bootstrap settings, versions);
+    ``origin="submission"`` records the model as a submission of that name."""
     tag = hashlib.sha256(f"{task['hash']}{model}{seed}{overrides}{created_at}".encode()).hexdigest()[:6]
     run_id = f"20250101T000000Z-{task['name']}-{model}-s{seed}-{tag}"
     record = {
@@ -78,14 +108,29 @@ def write_run(
         "origin": origin,
         "run_key": tag,
         "task": task,
-        "model": {"name": model, "family": "toy", "parameters": 1000 + len(model), "source_hash": "c" * 64},
-        "recipe": {"lr": 1e-3, **(overrides or {})},
+        "model": {
+            "name": model,
+            "family": family,
+            "parameters": parameters or 1000 + len(model),
+            "source_hash": "c" * 64,
+            "input": {"image_size": image_size, "in_chans": 1},
+        },
+        "recipe": {"lr": 1e-3, **RECIPE, **(overrides or {})},
         "overrides": overrides or {},
         "seed": seed,
         "n_test": len(predictions),
-        "metrics": {"auroc": {"value": primary_auroc(predictions, task), "ci_low": None, "ci_high": None}},
+        "metrics": auroc_metrics(predictions, task),
         "thresholds": dict(zip(task["labels"], thresholds or [0.5] * len(task["labels"]), strict=True)),
+        "bootstrap": {"method": "percentile", "unit": "patient", "n_resamples": 200, "seed": 0, "level": 0.95},
+        "training": {"epochs_run": RECIPE["epochs"]},
+        "weights": {"init": "random init"},
+        "versions": {"cxr-benchmark": "0.1.0", "torch": "2.0"},
+        "git": {"commit": "0" * 40, "dirty": False},
     }
+    if (matrix := confusion(predictions, task)) is not None:
+        record["confusion_matrix"] = matrix
+    if origin == "submission":
+        record["submission"] = {"name": model, "kind": "plugin"}
     store = ResultsDir(results)
     staging = store.staging_dir(run_id)
     predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
@@ -100,3 +145,106 @@ def make_predictions(
     return predictions_frame(
         [f"img{i:05d}" for i in range(len(patient_ids))], list(patient_ids), y_true, y_score, labels
     )
+
+
+@dataclass(frozen=True)
+class ToyModel:
+    """A model of a generated store: how well it separates the classes and what its record says."""
+
+    name: str
+    skill: float
+    seeds: tuple[int, ...] = (0, 1, 2)
+    family: str = "toy"
+    image_size: int = 64
+    origin: str = "baseline"
+    parameters: int | None = None
+
+
+def write_task_runs(
+    results: Path,
+    task: dict[str, Any],
+    models: Sequence[ToyModel],
+    n_patients: int,
+    rng: np.random.Generator,
+    max_images: int = 3,
+    hour: int = 0,
+) -> list[str]:
+    """Runs of every model and seed on one generated test set (the same images and truth for all),
+    each an hour after the previous one from 2025-01-01 + ``hour``. Returns the run ids."""
+    pid = patients(n_patients, rng, max_images)
+    labels = tuple(task["labels"])
+    y = truth(pid, labels, task["problem"], rng)
+    run_ids = []
+    for model in models:
+        for seed in model.seeds:
+            frame = make_predictions(pid, y, labels, scores(y, task["problem"], model.skill, rng))
+            created_at = (datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(hours=hour)).isoformat()
+            run_ids.append(
+                write_run(results, frame, task, model.name, seed, origin=model.origin, created_at=created_at,
+                          family=model.family, image_size=model.image_size, parameters=model.parameters)
+            )  # fmt: skip
+            hour += 1
+    return run_ids
+
+
+def write_saliency_cache(
+    results: Path,
+    run_id: str,
+    rng: np.random.Generator,
+    n_images: int = 3,
+    methods: tuple[str, ...] = ("gradcam", "occlusion"),
+    boxed: bool = True,
+    size: int = 16,
+) -> dict[str, Any]:
+    """A saliency cache for a generated run, in the layout `benchmark saliency` writes: per image a
+    map of its true class and (when different) of its predicted class for every method, a blob at a
+    random place; with ``boxed``, a box of the true class on each image and the maps scored against
+    it (benchmark.saliency_scoring). Returns the index written."""
+    from benchmark.saliency_cache import write_cache
+    from benchmark.saliency_scoring import score_map, summarise
+
+    record = ResultsDir(results).load_record(run_id)
+    classes = list(record["task"]["labels"])
+    yy, xx = np.mgrid[0:size, 0:size]
+    images, maps, image_entries, entries, trials = [], [], [], [], []
+    for j in range(n_images):
+        true, predicted = classes[j % len(classes)], classes[(j + 1) % len(classes)]
+        x0, y0 = (int(v) for v in rng.integers(0, size // 2, 2))
+        box = (float(x0), float(y0), float(x0 + size // 3), float(y0 + size // 3))
+        probabilities = rng.dirichlet(np.ones(len(classes)))
+        image_entries.append(
+            {
+                "image_id": f"img{j:05d}",
+                "patient_id": f"p{j:04d}",
+                "true": [true],
+                "predicted": [predicted],
+                "probabilities": {c: float(p) for c, p in zip(classes, probabilities, strict=True)},
+                "boxes": [{"finding": true, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]}] if boxed else [],
+            }
+        )
+        images.append(rng.integers(0, 255, (size, size)).astype(np.uint8))
+        shown = {true: ["true", "box"] if boxed else ["true"], predicted: ["predicted"]}
+        for method in methods:
+            for name, reasons in shown.items():
+                cx, cy = rng.uniform(0, size, 2)
+                saliency = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (size / 4) ** 2).astype(np.float16)
+                entry = {"map": len(maps), "image": j, "class": name, "method": method, "reasons": reasons, "peak": 1.0}
+                if boxed and name == true:
+                    scores = score_map(saliency, [box])
+                    entry |= {"hit": scores["hit"], "iou": scores["iou"]}
+                    trials.append({"image_id": f"img{j:05d}", "method": method, "finding": name, **scores})
+                entries.append(entry)
+                maps.append(saliency)
+    index = {
+        "run_id": run_id,
+        "task": {"name": record["task"]["name"], "hash": record["task"]["hash"], "problem": record["task"]["problem"]},
+        "model": {"name": record["model"]["name"], "family": record["model"]["family"], "target_layer": "features"},
+        "classes": classes,
+        "methods": list(methods),
+        "images": image_entries,
+        "entries": entries,
+        "boxes_available": boxed,
+        "scores": summarise(pd.DataFrame(trials)).to_dict("records") if boxed else None,
+    }
+    write_cache(results / run_id, index, np.stack(images), np.stack(maps))
+    return index

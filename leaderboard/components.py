@@ -1,0 +1,107 @@
+"""Streamlit pieces shared by the leaderboard's pages: the results root, the empty state, the task
+picker (task and task hash, kept across pages and in the URL) and error display."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from benchmark.errors import BenchmarkError
+from benchmark.standings import Standings
+from leaderboard import data
+
+ROOT_KEY = "cxrbench_results_root"  # set by app.py on every run
+
+
+def results_root() -> Path:
+    """The folder app.py was started on (the arguments, else $CXRBENCH_RESULTS, else ./results)."""
+    if ROOT_KEY not in st.session_state:
+        st.session_state[ROOT_KEY] = str(data.parse_root(sys.argv[1:], os.environ))
+    return Path(st.session_state[ROOT_KEY])
+
+
+def empty_state(root: Path) -> None:
+    if not root.is_dir():
+        st.info(
+            f"There is no results folder at `{root}` yet. Runs appear here once `benchmark run` has written "
+            "one, or start the leaderboard on another folder: `benchmark leaderboard --results DIR`."
+        )
+    else:
+        st.info(
+            f"No runs in `{root}` yet. Train one, e.g. `benchmark run --task covid3 --model lotko_cnn "
+            f"--data-root DIR --results {root}`, or submit a model (`benchmark submit`); "
+            "it shows up here on the next page view."
+        )
+
+
+def error(exc: BaseException, what: str) -> None:
+    """Show a typed error the app can explain (callers catch BenchmarkError only: anything else is a bug)."""
+    st.error(f"Could not {what}: {type(exc).__name__}: {exc}")
+
+
+def load_runs(root: Path) -> pd.DataFrame | None:
+    """Every run of the folder, or None after showing the empty state or the error."""
+    try:
+        runs = data.runs(str(root), data.fingerprint(root))
+    except BenchmarkError as exc:
+        error(exc, f"list the runs of {root}")
+        return None
+    if runs.empty:
+        empty_state(root)
+        return None
+    return runs
+
+
+def _remembered(key: str, options: list[str], default: str) -> int:
+    """Index of the choice a widget starts from: the URL's (``?key=``), else the last choice made on
+    any page, else ``default``. Once the user picks, the widget's own state wins."""
+    for candidate in (st.query_params.get(key), st.session_state.get(f"_{key}"), default):
+        if candidate in options:
+            return options.index(candidate)
+    return 0
+
+
+def _keep(key: str, value: str) -> None:
+    """Remember a choice across pages and put it in the URL, so the view can be shared."""
+    st.session_state[f"_{key}"] = value
+    st.query_params[key] = value
+
+
+def pick_task(root: Path, runs: pd.DataFrame) -> tuple[str, str] | None:
+    """Sidebar: the task, and which of its task hashes when the folder holds several (runs of
+    different hashes are never ranked together). Both are kept across pages and in the URL
+    (``?task=...&hash=...``). Returns (task, task_hash), or None after showing an error."""
+    tasks = sorted(runs["task_name"].unique().tolist())
+    task = st.sidebar.selectbox("Task", tasks, index=_remembered("task", tasks, tasks[0]), key="task")
+    _keep("task", task)
+    try:
+        found, default = data.hashes(str(root), data.fingerprint(root), task)
+    except BenchmarkError as exc:
+        error(exc, f"list the versions of task {task}")
+        return None
+    if len(found) == 1:
+        st.query_params.pop("hash", None)
+        return task, found[0]
+    rows = runs[runs["task_name"] == task]
+
+    def label(value: str) -> str:
+        mine = rows[rows["task_hash"] == value]
+        return f"v{mine['task_version'].iloc[0]} · {value[:12]} · {len(mine)} runs"
+
+    index = _remembered("hash", found, default)
+    task_hash = st.sidebar.selectbox("Task version (hash)", found, index, format_func=label, key=f"hash_{task}")
+    _keep("hash", task_hash)
+    st.sidebar.caption(f"{len(found)} versions of {task} here; each is ranked on its own, never mixed.")
+    return task, task_hash
+
+
+def task_header(standings: Standings) -> None:
+    """Task name, version, short task hash and split sha256: what every number on the page belongs to."""
+    st.markdown(
+        f"**{standings.task_name}** v{standings.task_version} · task hash `{standings.task_hash[:12]}` · "
+        f"split sha256 `{standings.split_sha256}` · metric **{standings.metric}**"
+    )

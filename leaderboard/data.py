@@ -1,0 +1,162 @@
+"""The leaderboard's data: read-only queries of a results folder, cached across sessions.
+
+Every cached function takes the results root and its ``fingerprint`` (modification times and
+sizes of the folder and its index, and the number of run directories): a run published, copied
+in or removed changes the fingerprint, so the next page view reads the folder again instead of a
+stale cache. The store is always opened with ``ResultsDir(root, read_only=True)``: the app never
+writes the results folder, and it reads files only from inside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from benchmark.errors import RunNotFoundError
+from benchmark.index import COLUMNS, INDEX_FILE
+from benchmark.standings import Standings, default_task_hash, task_hashes, task_standings
+from benchmark.store import PREDICTIONS_FILE, RECORD_FILE, ResultsDir, resolves_inside
+from leaderboard import curves, gallery, tables
+
+if TYPE_CHECKING:
+    from benchmark.citation import Citation
+
+RESULTS_ENV = "CXRBENCH_RESULTS"
+DEFAULT_RESULTS = "results"
+Fingerprint = tuple[int, ...]
+
+
+def parse_root(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
+    """The results folder: ``--results DIR`` among the app's arguments (after ``--`` on the streamlit
+    command line), else $CXRBENCH_RESULTS, else ./results; absolute, so caches key on one name."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--results")
+    known, _ = parser.parse_known_args(list(argv))
+    return Path(known.results or environ.get(RESULTS_ENV) or DEFAULT_RESULTS).expanduser().absolute()
+
+
+def store(root: str | Path) -> ResultsDir:
+    return ResultsDir(Path(root), read_only=True)
+
+
+def fingerprint(root: str | Path) -> Fingerprint:
+    """Cheap identity of the folder's content: changes when a run is added, copied in or removed."""
+    root = Path(root)
+    if not root.is_dir():
+        return (0,)
+    stamps = [root.stat().st_mtime_ns, len(ResultsDir(root).run_dirs())]  # a listing: cheaper than the checked one
+    for name in (INDEX_FILE, INDEX_FILE + "-wal"):
+        path = root / name
+        stat = path.stat() if path.is_file() else None
+        stamps += [stat.st_mtime_ns, stat.st_size] if stat else [0, 0]
+    return tuple(stamps)
+
+
+def run_dir(root: str | Path, run_id: str) -> Path:
+    """The directory of ``run_id`` (a unique prefix is enough), refused (RunNotFoundError) when the id is
+    a path, or the directory or its record or predictions resolve outside the root (a symlink out)."""
+    if not run_id or Path(run_id).name != run_id or run_id in (".", ".."):
+        raise RunNotFoundError(f"{run_id!r} is not a run id: run ids name a folder directly inside the results root")
+    root = Path(root)
+    path = store(root).find(run_id)
+    if not resolves_inside(root, path, path / RECORD_FILE, path / PREDICTIONS_FILE):
+        raise RunNotFoundError(f"run {run_id!r} resolves outside the results root {root}; it is not served")
+    return path
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def runs(root: str, fp: Fingerprint) -> pd.DataFrame:
+    """Every run of the folder as index rows (``benchmark.index.COLUMNS``), oldest first."""
+    return pd.DataFrame([asdict(run) for run in store(root).query()], columns=list(COLUMNS))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def hashes(root: str, fp: Fingerprint, task: str) -> tuple[list[str], str]:
+    """(the task's hashes in the folder, newest run's first; the default one, as ``benchmark export`` picks it)."""
+    found = task_hashes(store(root), task)
+    # One hash needs no lookup of the registered task (which imports the data adapters).
+    return found, found[0] if len(found) == 1 else default_task_hash(store(root), task)
+
+
+@st.cache_data(show_spinner="Ranking: paired bootstrap tests of every pair of entries…", max_entries=64)
+def standings(root: str, fp: Fingerprint, task: str, task_hash: str) -> Standings:
+    """The task's standings as ``benchmark export`` computes them (same defaults)."""
+    return task_standings(store(root), task, task_hash)
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def record(root: str, fp: Fingerprint, run_id: str) -> dict[str, Any]:
+    return store(root).load_record(run_dir(root, run_id).name)
+
+
+def records(root: str, fp: Fingerprint, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {run_id: record(root, fp, run_id) for run_id in run_ids}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def label_aurocs(root: str, fp: Fingerprint, task: str, task_hash: str) -> pd.DataFrame:
+    """Entries x labels: mean recorded AUROC per label (``leaderboard.tables.label_aurocs``)."""
+    table = standings(root, fp, task, task_hash)
+    entries = table.entries
+    found = records(root, fp, [i for ids in entries["run_ids"] for i in ids])
+    labels = next(iter(found.values()))["task"]["labels"]
+    return tables.label_aurocs(entries, found, labels)
+
+
+@st.cache_data(show_spinner="Averaging each entry's predictions over its seeds…", max_entries=16)
+def entry_predictions(root: str, fp: Fingerprint, task: str, task_hash: str) -> dict[str, pd.DataFrame]:
+    """Entry -> its seed-averaged Predictions table (the predictions its estimate is computed on)."""
+    entries = standings(root, fp, task, task_hash).entries
+    frames = {
+        name: [pd.read_parquet(run_dir(root, i) / PREDICTIONS_FILE) for i in ids]
+        for name, ids in zip(entries["entry"], entries["run_ids"], strict=True)
+    }
+    return curves.entry_predictions(frames)
+
+
+@st.cache_data(show_spinner="Bootstrapping ROC bands (2,000 patient resamples per model)…", max_entries=128)
+def roc(root: str, fp: Fingerprint, task: str, task_hash: str, label: str, chosen: tuple[str, ...]) -> pd.DataFrame:
+    predictions = entry_predictions(root, fp, task, task_hash)
+    return curves.roc_table({name: predictions[name] for name in chosen}, label)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def calibration(
+    root: str, fp: Fingerprint, task: str, task_hash: str, label: str, chosen: tuple[str, ...]
+) -> pd.DataFrame:
+    predictions = entry_predictions(root, fp, task, task_hash)
+    return curves.calibration_table({name: predictions[name] for name in chosen}, label)
+
+
+def predictions_bytes(root: str, run_id: str) -> bytes:
+    """The run's predictions.parquet as stored (read when the download is asked for)."""
+    return (run_dir(root, run_id) / PREDICTIONS_FILE).read_bytes()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def citation(root: str, fp: Fingerprint, run_id: str) -> Citation:
+    """What ``benchmark cite RUN_ID`` prints (BibTeX, methods paragraph, a note if the task file changed)."""
+    from benchmark.citation import cite_run  # imports the registered tasks: only when a run page asks
+
+    return cite_run(store(root), record(root, fp, run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def saliency_runs(root: str, fp: Fingerprint) -> list[str]:
+    return gallery.runs_with_saliency(root)
+
+
+@st.cache_data(show_spinner="Reading the saliency maps…", max_entries=32)
+def saliency(root: str, fp: Fingerprint, run_id: str) -> gallery.RunSaliency:
+    return gallery.load_saliency(root, run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def saliency_scores(root: str, fp: Fingerprint, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    return gallery.score_table(root, list(run_ids))

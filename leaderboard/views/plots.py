@@ -1,0 +1,98 @@
+"""Plots page: differences against a reference entry (forest plot), ROC curves with bootstrap bands,
+calibration curves, per-label AUROC and a run's confusion matrix, for one task hash."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from benchmark.errors import BenchmarkError
+from leaderboard import components, data, figures, tables
+
+PLOTS = ("Differences", "ROC curves", "Calibration", "AUROC per label", "Confusion matrix")
+SHOWN_BY_DEFAULT = 5  # entries drawn on the curve plots until the user picks others
+
+st.title("Plots")
+root = components.results_root()
+runs = components.load_runs(root)
+if runs is None:
+    st.stop()
+picked = components.pick_task(root, runs)
+if picked is None:
+    st.stop()
+task, task_hash = picked
+fp = data.fingerprint(root)
+try:
+    standings = data.standings(str(root), fp, task, task_hash)
+except BenchmarkError as exc:
+    components.error(exc, f"rank task {task}")
+    st.stop()
+components.task_header(standings)
+entries = standings.entries
+names = entries["entry"].tolist()
+labels = data.record(str(root), fp, entries["run_ids"].iloc[0][0])["task"]["labels"]
+
+plot = st.radio("Plot", PLOTS, horizontal=True, key="plot", label_visibility="collapsed")
+
+if plot == "Differences":
+    comparison = standings.comparison
+    if comparison is None or len(comparison.entries) < 2:
+        st.info("Differences need at least two ranked entries (entries with 3 seeds or more).")
+    else:
+        ranked = comparison.entries["entry"].tolist()
+        reference = st.selectbox("Reference entry", ranked, key="reference")
+        differences = tables.differences_against(comparison.pairs, reference)
+        st.plotly_chart(figures.forest_plot(differences, reference, standings.metric), key="forest")
+        s = comparison.settings
+        st.caption(
+            f"{standings.metric}(entry) − {standings.metric}({reference}) on the same {s['n_resamples']:,} "
+            f"{s['unit']} resamples (paired {s['test']} test, {s['correction']}-adjusted p on hover). "
+            "Filled markers: the interval excludes zero."
+        )
+
+elif plot in ("ROC curves", "Calibration"):
+    label = st.selectbox("Label", labels, key="label") if len(labels) > 1 else labels[0]
+    chosen = st.multiselect("Entries", names, default=names[:SHOWN_BY_DEFAULT], key="curve_entries")
+    if not chosen:
+        st.info("Pick at least one entry.")
+    else:
+        try:
+            if plot == "ROC curves":
+                curves = data.roc(str(root), fp, task, task_hash, label, tuple(chosen))
+                st.plotly_chart(figures.roc_curves(curves, title=f"ROC: {label} (95% CI bands)"), key="roc")
+                st.caption(
+                    "Each entry's seed-averaged scores; band: pointwise 95% percentile interval of the "
+                    "true-positive rate over 2,000 patient-cluster bootstrap resamples, on a 101-point grid of "
+                    "false-positive rates. Legend: the entry's AUROC for this label."
+                )
+            else:
+                bins = data.calibration(str(root), fp, task, task_hash, label, tuple(chosen))
+                st.plotly_chart(figures.calibration_curves(bins, title=f"Calibration: {label}"), key="calibration")
+                st.caption("Seed-averaged probability of the label, 10 equal-width bins (empty bins left out).")
+        except BenchmarkError as exc:
+            components.error(exc, "compute the curves")
+
+elif plot == "AUROC per label":
+    try:
+        aurocs = data.label_aurocs(str(root), fp, task, task_hash)
+        st.plotly_chart(figures.auroc_heatmap(aurocs), key="auroc_heatmap")
+        st.caption("Mean over each entry's seeds of the AUROC its runs recorded per label.")
+    except BenchmarkError as exc:
+        components.error(exc, "read the per-label AUROCs")
+
+else:
+    choices = [
+        (name, seed, run_id)
+        for name, seeds, ids in zip(names, entries["seeds"], entries["run_ids"], strict=True)
+        for seed, run_id in zip(seeds, ids, strict=True)
+    ]
+    picked_run = st.selectbox("Run", choices, format_func=lambda c: f"{c[0]} · seed {c[1]}", key="confusion_run")
+    found = data.record(str(root), fp, picked_run[2])
+    matrix = found.get("confusion_matrix")
+    if not matrix:
+        st.info(
+            "This run's record has no confusion matrix: tasks record one for multiclass problems; binary and "
+            "multilabel tasks report sensitivity and specificity at their thresholds instead (see the run page)."
+        )
+    else:
+        title = f"{picked_run[0]} · seed {picked_run[1]} (rows: true class)"
+        st.plotly_chart(figures.confusion_matrix_figure(matrix["matrix"], matrix["labels"], title), key="confusion")

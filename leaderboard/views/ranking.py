@@ -1,0 +1,99 @@
+"""Leaderboard page: a task's ranked entries (benchmark.standings, the table `benchmark export` writes),
+unranked entries apart, per-label AUROC, and links to every run of an entry."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from benchmark.errors import BenchmarkError
+from benchmark.index import MIN_SEEDS_RANKED
+from benchmark.stats.correction import CORRECTION_NAMES
+from leaderboard import components, data, figures, tables
+
+st.title("CXR-Bench leaderboard")
+root = components.results_root()
+runs = components.load_runs(root)
+if runs is None:
+    st.stop()
+picked = components.pick_task(root, runs)
+if picked is None:
+    st.stop()
+task, task_hash = picked
+fp = data.fingerprint(root)
+try:
+    standings = data.standings(str(root), fp, task, task_hash)
+except BenchmarkError as exc:
+    components.error(exc, f"rank task {task}")
+    st.stop()
+
+options = tables.filter_options(standings)
+st.sidebar.subheader("Filters")
+families = st.sidebar.multiselect("Model family", options["family"], placeholder="all families")
+origins = st.sidebar.multiselect("Origin", options["origin"], placeholder="baseline and submission")
+sizes = st.sidebar.multiselect("Input size (px)", options["image_size"], placeholder="all sizes")
+
+components.task_header(standings)
+level = tables.level_of(standings)
+column_config = {
+    "rank": st.column_config.TextColumn("rank", width="small"),
+    "top group": st.column_config.TextColumn(
+        "top group", help="*: the best entry, or not significantly different from it", width="small"
+    ),
+    "parameters": st.column_config.NumberColumn("parameters", format="localized"),
+    "date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD HH:mm", help="the entry's newest run"),
+    "run": st.column_config.LinkColumn("run", display_text="open", help="the page of the entry's first run"),
+}
+
+
+def shown(entries: pd.DataFrame) -> pd.DataFrame:
+    """The displayed rows of ``entries`` after the filters, the run column as a link to the run page."""
+    rows = tables.display_table(tables.filter_entries(entries, families, origins, sizes), standings.metric, level)
+    rows["run"] = [f"run?run={run_id}" for run_id in rows["run"]]
+    return rows
+
+
+st.subheader("Ranked")
+if standings.ranked.empty:
+    st.info(f"No entry of this task has {MIN_SEEDS_RANKED} seeds yet, so nothing is ranked; entries are listed below.")
+else:
+    ranked = shown(standings.ranked)
+    st.dataframe(ranked, hide_index=True, column_config=column_config, key="ranked_table")
+    settings = standings.comparison.settings
+    hidden = len(standings.ranked) - len(ranked)
+    st.caption(
+        f"Estimate: {standings.metric} of each entry's seed-averaged predictions with its {level:.0%} percentile "
+        f"bootstrap CI over {settings['unit']}s ({settings['n_resamples']:,} resamples). Top group (*): the best "
+        f"entry and every entry whose {CORRECTION_NAMES[settings['correction']]}-adjusted paired {settings['test']} "
+        f"test against it has p ≥ {settings['alpha']:g}. Rank and top group are computed on all "
+        f"{len(standings.ranked)} ranked entries" + (f"; the filters hide {hidden} of them." if hidden else ".")
+    )
+if not standings.unranked.empty:
+    st.subheader(f"Unranked (fewer than {MIN_SEEDS_RANKED} seeds)")
+    unranked = shown(standings.unranked).drop(columns=["rank", "p vs best (adj.)", "top group"])
+    st.dataframe(unranked, hide_index=True, column_config=column_config, key="unranked_table")
+    st.caption("Scored the same way, never ranked or compared.")
+if standings.set_aside:
+    st.caption(f"{len(standings.set_aside)} run(s) not counted: reproductions or repeated seeds of an entry.")
+if standings.other_task_hashes:
+    st.caption(
+        f"This folder also holds runs of {len(standings.other_task_hashes)} other version(s) of {task}: "
+        "pick one under *Task version* in the sidebar."
+    )
+
+try:
+    aurocs = data.label_aurocs(str(root), fp, task, task_hash)
+    st.plotly_chart(
+        figures.auroc_heatmap(aurocs, title="AUROC per label (mean over seeds of each run's recorded AUROC)"),
+        key="auroc_heatmap",
+    )
+except BenchmarkError as exc:
+    components.error(exc, "read the per-label AUROCs")
+
+st.subheader("Runs of an entry")
+entries = standings.entries
+entry = st.selectbox("Entry", entries["entry"].tolist(), key="entry_runs")
+if entry is not None:
+    chosen = entries[entries["entry"] == entry].iloc[0]
+    for seed, run_id in sorted(zip(chosen["seeds"], chosen["run_ids"], strict=True)):
+        st.page_link("views/run.py", label=f"seed {seed}: {run_id}", query_params={"run": run_id})

@@ -1,0 +1,99 @@
+"""Run page (``run?run=<run_id>``): the run's key fields and metrics, its citation (what `benchmark cite`
+prints), the download of its predictions and the full record."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from benchmark.errors import BenchmarkError
+from leaderboard import components, data, figures
+
+root = components.results_root()
+runs = components.load_runs(root)
+if runs is None:
+    st.title("Run")
+    st.stop()
+fp = data.fingerprint(root)
+
+run_id = st.query_params.get("run")
+if not run_id:
+    st.title("Run")
+    newest = runs.sort_values("created_at", ascending=False)
+    labels = dict(zip(newest["run_id"], newest["task_name"] + " · " + newest["model_name"] + " · seed "
+                      + newest["seed"].astype(str), strict=True))  # fmt: skip
+    chosen = st.selectbox("Run", list(labels), index=None, format_func=lambda i: f"{labels[i]} · {i}",
+                          placeholder="Pick a run (newest first)", key="run_pick")  # fmt: skip
+    if chosen is None:
+        st.info("Open a run from the leaderboard's *Runs of an entry* links, or pick one here.")
+        st.stop()
+    st.query_params["run"] = chosen
+    run_id = chosen
+
+try:
+    record = data.record(str(root), fp, run_id)
+except BenchmarkError as exc:
+    st.title("Run")
+    components.error(exc, f"open run {run_id!r}")
+    st.stop()
+
+run_id = record["run_id"]
+task, model = record["task"], record["model"]
+st.title(f"Run {run_id}")
+st.page_link("views/ranking.py", label=f"Leaderboard of {task['name']}", icon=":material/arrow_back:",
+             query_params={"task": task["name"]})  # fmt: skip
+
+primary = task.get("primary_metric", "auroc")
+value = (record.get("metrics") or {}).get(primary) or {}
+columns = st.columns(4)
+columns[0].metric(primary, f"{value['value']:.4f}" if value.get("value") is not None else "n/a")
+if value.get("ci_low") is not None:
+    columns[0].caption(f"95% CI [{value['ci_low']:.4f}, {value['ci_high']:.4f}]")
+columns[1].metric("model", model["name"])
+columns[1].caption(f"family {model.get('family')} · {model.get('parameters') or 0:,} parameters")
+columns[2].metric("seed", record["seed"])
+columns[2].caption(f"{record.get('origin', 'baseline')} · {record['created_at']}")
+columns[3].metric("test images", f"{record['n_test']:,}")
+columns[3].caption(f"input {(model.get('input') or {}).get('image_size', '?')} px")
+st.markdown(
+    f"Task **{task['name']}** v{task['version']} · task hash `{task['hash']}` · split sha256 `{task['split_sha256']}`"
+)
+
+st.subheader("Metrics")
+metrics = pd.DataFrame(
+    [
+        {"metric": name, "value": v.get("value"), "ci_low": v.get("ci_low"), "ci_high": v.get("ci_high")}
+        for name, v in sorted((record.get("metrics") or {}).items())
+    ]
+)
+st.dataframe(metrics, hide_index=True, key="metrics")
+matrix = record.get("confusion_matrix")
+if matrix:
+    st.plotly_chart(figures.confusion_matrix_figure(matrix["matrix"], matrix["labels"]), key="confusion")
+
+st.subheader("Cite")
+try:
+    citation = data.citation(str(root), fp, run_id)
+except (BenchmarkError, KeyError) as exc:  # KeyError: a record without the fields a methods paragraph states
+    components.error(exc, "write the citation of this run")
+else:
+    if citation.note:
+        st.warning(citation.note)
+    st.caption("BibTeX")
+    st.code(citation.bibtex, language="latex")
+    st.caption("Methods paragraph (LaTeX)")
+    st.code(citation.methods, language="latex", wrap_lines=True)
+
+st.subheader("Predictions")
+st.download_button(
+    "Download predictions.parquet",
+    data=lambda: data.predictions_bytes(str(root), run_id),
+    file_name=f"{run_id}-predictions.parquet",
+    mime="application/vnd.apache.parquet",
+    icon=":material/download:",
+    key="download_predictions",
+)
+st.caption("One row per test image: image_id, patient_id, true:<label>, score:<label>, as the run wrote it.")
+
+st.subheader("Full record")
+st.json(record, expanded=False)
