@@ -283,9 +283,9 @@ def test_one_worker_killed_mid_run_resumes_to_the_single_process_result(ray_loca
 
 
 def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
-    ray_local, request_for, reference, tmp_path, capsys
+    ray_local, request_for, reference, tmp_path, capsys, monkeypatch
 ):
-    TASKS.register("tinycovid_sweep", request_for().task)
+    monkeypatch.setitem(TASKS._items, "tinycovid_sweep", request_for().task)  # registered for this test only
     results = tmp_path / "results"
     args = ["sweep", "--tasks", "tinycovid_sweep", "--models", "lotko_cnn", "resnet18", "--seeds", "0", "1"]
     args += ["--data-root", request_for().data_root, "--results", str(results)]
