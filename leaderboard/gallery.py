@@ -2,7 +2,7 @@
 
 Everything is read-only and read only from inside the results root: a run id or a cache that
 resolves outside it (``..``, an absolute path, a symlink) is refused. The maps come from
-``benchmark saliency RUN_ID`` (layout in ``benchmark.saliency_cache``).
+``benchmark saliency RUN_ID`` (layout in ``benchmark.saliency.cache``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RunNotFoundError
-from benchmark.saliency_cache import INDEX_FILE, MAPS_FILE, cache_dir, read_cache, read_index
-from benchmark.saliency_scoring import Box, box_mask
+from benchmark.saliency.cache import INDEX_FILE, MAPS_FILE, cache_dir, read_cache, read_index
+from benchmark.saliency.scoring import Box, box_mask
 from benchmark.store import ResultsDir, resolves_inside
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ SCORE_COLUMNS += ["mean_iou", "chance"]
 
 @dataclass(frozen=True)
 class RunSaliency:
-    """One run's saliency cache: ``index`` as written (see benchmark.saliency_run), ``images``
+    """One run's saliency cache: ``index`` as written (see benchmark.saliency.run), ``images``
     (N, H, W) uint8 and ``maps`` (M, H, W) in [0, 1], row i described by ``index["entries"][i]``."""
 
     run_id: str

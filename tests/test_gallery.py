@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.errors import RunNotFoundError, SaliencyCacheError
-from benchmark.saliency_cache import MAPS_FILE, cache_dir, write_cache
+from benchmark.saliency.cache import MAPS_FILE, cache_dir, write_cache
 from leaderboard.gallery import (
     SCORE_COLUMNS,
     cell_overlay,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.runner import RunRequest, run_benchmark
-from benchmark.saliency_run import SaliencyRequest, run_saliency
+from benchmark.saliency.run import SaliencyRequest, run_saliency
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"

@@ -11,7 +11,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.models import MODELS, ModelInputs
-from benchmark.saliency import (
+from benchmark.saliency.maps import (
     ClassLogits,
     OcclusionSettings,
     SaliencyEngine,
@@ -19,7 +19,7 @@ from benchmark.saliency import (
     find_target_layer,
     log_probabilities,
 )
-from benchmark.saliency_scoring import score_map, summarise
+from benchmark.saliency.scoring import score_map, summarise
 
 SIDE, RADIUS = 32, 3
 

@@ -17,9 +17,9 @@ import pytest
 from benchmark.cli import main
 from benchmark.errors import ConfigError, RunNotFoundError
 from benchmark.runner import RunRequest, run_benchmark
-from benchmark.saliency_cache import read_cache
-from benchmark.saliency_run import SaliencyRequest, run_saliency
-from benchmark.saliency_scoring import pointing_hit
+from benchmark.saliency.cache import read_cache
+from benchmark.saliency.run import SaliencyRequest, run_saliency
+from benchmark.saliency.scoring import pointing_hit
 from benchmark.tasks import TASKS
 from leaderboard.gallery import BOX_COLOUR, cell_overlay, grid_table, load_saliency, score_table
 from tests.conftest import cli_env, pinned_copy

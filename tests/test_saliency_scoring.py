@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.saliency_scoring import (
+from benchmark.saliency.scoring import (
     box_mask,
     iou,
     peak_point,

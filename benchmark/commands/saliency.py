@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def saliency(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmark.saliency import METHODS
-    from benchmark.saliency_cache import read_cache
-    from benchmark.saliency_run import SaliencyRequest, run_saliency
+    from benchmark.saliency.cache import read_cache
+    from benchmark.saliency.maps import METHODS
+    from benchmark.saliency.run import SaliencyRequest, run_saliency
 
     request = SaliencyRequest(
         run_id=args.run_id,

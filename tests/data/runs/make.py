@@ -199,9 +199,9 @@ def write_saliency_cache(
     """A saliency cache for a generated run, in the layout `benchmark saliency` writes: per image a
     map of its true class and (when different) of its predicted class for every method, a blob at a
     random place; with ``boxed``, a box of the true class on each image and the maps scored against
-    it (benchmark.saliency_scoring). Returns the index written."""
-    from benchmark.saliency_cache import write_cache
-    from benchmark.saliency_scoring import score_map, summarise
+    it (benchmark.saliency.scoring). Returns the index written."""
+    from benchmark.saliency.cache import write_cache
+    from benchmark.saliency.scoring import score_map, summarise
 
     record = ResultsDir(results).load_record(run_id)
     classes = list(record["task"]["labels"])

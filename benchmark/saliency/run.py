@@ -6,7 +6,7 @@ size and are normalised exactly as in training. Classes shown per image: for bin
 multiclass tasks the true and the predicted class; for multilabel tasks the labels positive in
 truth plus the findings an expert box marks. Where the task's source has expert boxes (nih14),
 the boxed test images are sampled first and every map of a boxed finding is scored
-(``benchmark.saliency_scoring``). Results go to the run's saliency cache, never to its record.
+(``benchmark.saliency.scoring``). Results go to the run's saliency cache, never to its record.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import ConfigError, DatasetNotFoundError, RunNotFoundError
 from benchmark.models import MODELS, ModelInputs
 from benchmark.recipe import Recipe
-from benchmark.saliency import (
+from benchmark.saliency.cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
+from benchmark.saliency.maps import (
     METHODS,
     ClassLogits,
     OcclusionSettings,
@@ -42,8 +43,7 @@ from benchmark.saliency import (
     find_target_layer,
     log_probabilities,
 )
-from benchmark.saliency_cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
-from benchmark.saliency_scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
+from benchmark.saliency.scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
 from benchmark.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
 from benchmark.tasks import TASKS, Task, TaskData
 from benchmark.training import default_device, normalise, num_outputs, uses_cross_entropy

@@ -130,7 +130,7 @@ def find_target_layer(model: nn.Module, family: str, example: torch.Tensor) -> s
     if not spatial:
         raise ConfigError(
             f"{type(model).__name__} runs no Conv2d with a spatial output, so Grad-CAM has no feature map; "
-            f"add its family {family!r} to benchmark.saliency.TARGET_LAYER_OVERRIDES"
+            f"add its family {family!r} to benchmark.saliency.maps.TARGET_LAYER_OVERRIDES"
         )
     return spatial[-1]
 
