@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RunNotFoundError
-from benchmark.index import MIN_SEEDS_RANKED, IndexedRun
+from benchmark.index import IndexedRun, group_entries
 from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
 from benchmark.store import PREDICTIONS_FILE, ResultsDir
 
@@ -120,12 +120,9 @@ def task_standings(
     records = {row.run_id: store.load_record(row.run_id) for row in rows}
     counted, aside = counted_runs(rows, records)
     runs = {i: Run(records[i], pd.read_parquet(store.root / records[i]["run_id"] / PREDICTIONS_FILE)) for i in counted}
-    by_entry: dict[str, list[str]] = {}
-    for row in rows:
-        if row.run_id in runs:
-            by_entry.setdefault(row.entry_key, []).append(row.run_id)
-    ranked_ids = [i for ids in by_entry.values() if len(ids) >= MIN_SEEDS_RANKED for i in ids]
-    unranked_ids = [i for ids in by_entry.values() if len(ids) < MIN_SEEDS_RANKED for i in ids]
+    entries = group_entries(row for row in rows if row.run_id in runs)
+    ranked_ids = [i for entry in entries if entry.ranked for i in entry.run_ids]
+    unranked_ids = [i for entry in entries if not entry.ranked for i in entry.run_ids]
     comparison = compare([runs[i] for i in ranked_ids], metric, **compare_options) if ranked_ids else None
     apart = compare([runs[i] for i in unranked_ids], metric, **compare_options) if unranked_ids else None
     shown = comparison or apart

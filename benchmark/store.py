@@ -197,8 +197,5 @@ def discard(path: Path) -> None:
 
 
 def recorded_run_keys(root: Path) -> set[str]:
-    """The run keys of every run recorded under ``root``: what a sweep skips.
-
-    The one place that asks the store which runs exist, so that it can move to an index.
-    """
-    return {record["run_key"] for record in ResultsDir(root).records() if "run_key" in record}
+    """The run keys of every run recorded under ``root`` (from the index): what a sweep skips."""
+    return {run.run_key for run in ResultsDir(root).query()}

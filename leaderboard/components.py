@@ -105,3 +105,24 @@ def task_header(standings: Standings) -> None:
         f"**{standings.task_name}** v{standings.task_version} · task hash `{standings.task_hash[:12]}` · "
         f"split sha256 `{standings.split_sha256}` · metric **{standings.metric}**"
     )
+
+
+def task_view() -> tuple[Path, str, str, data.Fingerprint, Standings]:
+    """What a per-task page starts from: the results root, the task and task hash picked in the
+    sidebar, the folder's fingerprint and the task's standings. Stops the page (after showing the
+    empty state or the error) when there is nothing to show."""
+    root = results_root()
+    runs = load_runs(root)
+    if runs is None:
+        st.stop()
+    picked = pick_task(root, runs)
+    if picked is None:
+        st.stop()
+    task, task_hash = picked
+    fp = data.fingerprint(root)
+    try:
+        standings = data.standings(str(root), fp, task, task_hash)
+    except BenchmarkError as exc:
+        error(exc, f"rank task {task}")
+        st.stop()
+    return root, task, task_hash, fp, standings

@@ -12,20 +12,7 @@ PLOTS = ("Differences", "ROC curves", "Calibration", "AUROC per label", "Confusi
 SHOWN_BY_DEFAULT = 5  # entries drawn on the curve plots until the user picks others
 
 st.title("Plots")
-root = components.results_root()
-runs = components.load_runs(root)
-if runs is None:
-    st.stop()
-picked = components.pick_task(root, runs)
-if picked is None:
-    st.stop()
-task, task_hash = picked
-fp = data.fingerprint(root)
-try:
-    standings = data.standings(str(root), fp, task, task_hash)
-except BenchmarkError as exc:
-    components.error(exc, f"rank task {task}")
-    st.stop()
+root, task, task_hash, fp, standings = components.task_view()
 components.task_header(standings)
 entries = standings.entries
 names = entries["entry"].tolist()

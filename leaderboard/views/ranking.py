@@ -12,20 +12,7 @@ from benchmark.stats.correction import CORRECTION_NAMES
 from leaderboard import components, data, figures, tables
 
 st.title("CXR-Bench leaderboard")
-root = components.results_root()
-runs = components.load_runs(root)
-if runs is None:
-    st.stop()
-picked = components.pick_task(root, runs)
-if picked is None:
-    st.stop()
-task, task_hash = picked
-fp = data.fingerprint(root)
-try:
-    standings = data.standings(str(root), fp, task, task_hash)
-except BenchmarkError as exc:
-    components.error(exc, f"rank task {task}")
-    st.stop()
+root, task, task_hash, fp, standings = components.task_view()
 
 options = tables.filter_options(standings)
 st.sidebar.subheader("Filters")
