@@ -18,7 +18,7 @@ from torch import nn
 from benchmark.data.prepared import PreparedSplit
 from benchmark.models import ModelInputs, register_model
 from benchmark.recipe import Recipe
-from benchmark.training import normalise
+from benchmark.training.loop import normalise
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark.distributed import execute_on_worker, ray_session, run_distributed, sweep  # noqa: E402
-from benchmark.runner import RunRequest, execute_run, publish_run  # noqa: E402
-from benchmark.store import discard  # noqa: E402
+from benchmark.ray.distributed import execute_on_worker, ray_session, run_distributed, sweep  # noqa: E402
+from benchmark.results.store import discard  # noqa: E402
+from benchmark.training.runner import RunRequest, execute_run, publish_run  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

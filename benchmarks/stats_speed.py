@@ -29,11 +29,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmark.data.sources.nih14 import FINDINGS, NO_FINDING, find_data_entry, label_matrix, read_data_entry, read_list
-from benchmark.metrics import EvalInputs, compute_metrics
+from benchmark.metrics.cluster_weights import ClusterWeights
+from benchmark.metrics.registry import EvalInputs, compute_metrics
 from benchmark.stats import delong_pairs, delong_test, draw_resamples
 from benchmark.stats.bootstrap import resampled_intervals
 from benchmark.stats.resample import Clusters
-from benchmark.weights import ClusterWeights
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = (*FINDINGS, NO_FINDING)

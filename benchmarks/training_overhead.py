@@ -1,7 +1,7 @@
 """Overhead of the project's training loop over a bare PyTorch loop, on one PneumoniaMNIST epoch.
 
 Both loops train the same model (built from the same seed) on the same shuffled batches
-and then make one pass over the validation split. The project's loop (``benchmark.training.fit``)
+and then make one pass over the validation split. The project's loop (``benchmark.training.loop.fit``)
 also scores validation AUROC and writes a checkpoint each epoch; that is part of its cost and
 is counted. Data loading and model construction are outside both timings.
 
@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
-from benchmark.models import MODELS, ModelInputs, ModelSpec
+from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
 from benchmark.tasks import TASKS
-from benchmark.training import default_device, epoch_seed, fit, num_outputs, uses_cross_entropy
+from benchmark.training.loop import default_device, epoch_seed, fit, num_outputs, uses_cross_entropy
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "pneumoniamnist"
@@ -69,7 +69,7 @@ def head(split: PreparedSplit, n: int | None) -> PreparedSplit:
 
 
 def build(spec: ModelSpec, inputs: ModelInputs, recipe: Recipe, seed: int) -> nn.Module:
-    """As benchmark.runner does: the model's initial weights depend on the seed alone."""
+    """As benchmark.training.runner does: the model's initial weights depend on the seed alone."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return spec.build(inputs, recipe)

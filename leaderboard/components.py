@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
-from benchmark.standings import Standings
+from benchmark.results.standings import Standings
 from leaderboard import data
 
 ROOT_KEY = "cxrbench_results_root"  # set by app.py on every run

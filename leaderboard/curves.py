@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmark.auroc import weighted_auroc
-from benchmark.predictions import SCORE_PREFIX, TRUE_PREFIX
+from benchmark.metrics.auroc import weighted_auroc
+from benchmark.metrics.cluster_weights import ClusterWeights
+from benchmark.metrics.predictions import SCORE_PREFIX, TRUE_PREFIX
 from benchmark.stats import align_predictions, reliability_curve, roc_curve_band
 from benchmark.stats.compare import seed_averaged
-from benchmark.weights import ClusterWeights
 
 
 def entry_predictions(frames: Mapping[str, Sequence[pd.DataFrame]]) -> dict[str, pd.DataFrame]:

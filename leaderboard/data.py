@@ -19,13 +19,13 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import RunNotFoundError
-from benchmark.index import COLUMNS, INDEX_FILE
-from benchmark.standings import Standings, default_task_hash, task_hashes, task_standings
-from benchmark.store import PREDICTIONS_FILE, RECORD_FILE, ResultsDir, resolves_inside
+from benchmark.results.index import COLUMNS, INDEX_FILE
+from benchmark.results.standings import Standings, default_task_hash, task_hashes, task_standings
+from benchmark.results.store import PREDICTIONS_FILE, RECORD_FILE, ResultsDir, resolves_inside
 from leaderboard import curves, gallery, tables
 
 if TYPE_CHECKING:
-    from benchmark.citation import Citation
+    from benchmark.results.citation import Citation
 
 RESULTS_ENV = "CXRBENCH_RESULTS"
 DEFAULT_RESULTS = "results"
@@ -72,7 +72,7 @@ def run_dir(root: str | Path, run_id: str) -> Path:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def runs(root: str, fp: Fingerprint) -> pd.DataFrame:
-    """Every run of the folder as index rows (``benchmark.index.COLUMNS``), oldest first."""
+    """Every run of the folder as index rows (``benchmark.results.index.COLUMNS``), oldest first."""
     return pd.DataFrame([asdict(run) for run in store(root).query()], columns=list(COLUMNS))
 
 
@@ -142,7 +142,7 @@ def predictions_bytes(root: str, run_id: str) -> bytes:
 @st.cache_data(show_spinner=False, max_entries=256)
 def citation(root: str, fp: Fingerprint, run_id: str) -> Citation:
     """What ``benchmark cite RUN_ID`` prints (BibTeX, methods paragraph, a note if the task file changed)."""
-    from benchmark.citation import cite_run  # imports the registered tasks: only when a run page asks
+    from benchmark.results.citation import cite_run  # imports the registered tasks: only when a run page asks
 
     return cite_run(store(root), record(root, fp, run_id))
 

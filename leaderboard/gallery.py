@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RunNotFoundError
+from benchmark.results.store import ResultsDir, resolves_inside
 from benchmark.saliency.cache import INDEX_FILE, MAPS_FILE, cache_dir, read_cache, read_index
 from benchmark.saliency.scoring import Box, box_mask
-from benchmark.store import ResultsDir, resolves_inside
 
 log = logging.getLogger(__name__)
 

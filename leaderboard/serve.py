@@ -14,7 +14,7 @@ import importlib
 PRELOAD = (
     "pandas",
     "plotly.graph_objects",
-    "benchmark.standings",
+    "benchmark.results.standings",
     "benchmark.stats",
     "leaderboard.tables",
     "leaderboard.curves",

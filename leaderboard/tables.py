@@ -1,4 +1,4 @@
-"""The leaderboard's tables, from a task's Standings (benchmark.standings): pure functions, no Streamlit.
+"""The leaderboard's tables, from a task's Standings (benchmark.results.standings): pure functions, no Streamlit.
 
 The ranking itself (rank, estimate, CI, top group) is never recomputed here: the displayed rows are
 ``benchmark.stats.render.entry_rows`` of the Standings, the strings ``benchmark export`` prints,
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.standings import Standings
+from benchmark.results.standings import Standings
 from benchmark.stats.render import entry_rows
 
 

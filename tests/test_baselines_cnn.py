@@ -14,10 +14,10 @@ from monai.networks.blocks import ResidualUnit
 
 from baselines.matthews_cnn import AE_EPOCHS
 from benchmark.data.prepared import PreparedSplit
-from benchmark.models import MODELS, ModelInputs
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.stages import classifier
-from benchmark.training import scheduled_lr
+from benchmark.models.freeze import classifier
+from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.training.loop import scheduled_lr
+from benchmark.training.runner import RunRequest, run_benchmark
 
 NAMES = ["matthews_cnn", "matthews_cnn_ae", "custom_cnn", "unet_residual", "vgg16"]
 NIH14_OUTPUTS = 15

@@ -8,9 +8,9 @@ import pytest
 import timm
 import torch
 
-from benchmark.models import MODELS, ModelInputs
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.stages import apply_stage, classifier
+from benchmark.models.freeze import apply_stage, classifier
+from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.training.runner import RunRequest, run_benchmark
 
 NAMES = ["efficientnet_b0", "densenet121", "resnet50", "inception_v3"]
 

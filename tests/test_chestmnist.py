@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from benchmark.errors import DataFormatError
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 from tests.data.medmnist.make import make_medmnist_npz
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.data.dataset import TaskData
 from benchmark.data.sources import SOURCES
 from benchmark.errors import ConfigError, DataFormatError, DatasetNotFoundError
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.tasks import TASKS, Task, TaskData, task_from_dict
+from benchmark.tasks import TASKS, Task, task_from_dict
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 from tests.data.chexpert.make import make_chexpert_dataset
 

@@ -12,9 +12,9 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_la
 from pylatexenc.latexwalker import LatexWalker
 
 from benchmark.cli import main
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 from tests.data.kermany.make import make_kermany_dataset
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmark.errors import DataFormatError, DatasetNotFoundError, SplitMismatchError
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.data.covid_kaggle.make import make_covid_dataset
 from tests.data.medmnist.make import make_medmnist_npz
 

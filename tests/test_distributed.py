@@ -28,14 +28,14 @@ from torch import nn
 from benchmark.cli import main
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
-from benchmark.models import MODELS, ModelInputs, ModelSpec
-from benchmark.parallel import World
-from benchmark.progress import SweepTable
+from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
+from benchmark.models.search_space import validate_search_space
+from benchmark.ray.progress import SweepTable
 from benchmark.recipe import Recipe
-from benchmark.runner import RunRequest, execute_run
-from benchmark.search_space import validate_search_space
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
 from benchmark.tasks import TASKS
+from benchmark.training.ddp import World
+from benchmark.training.runner import RunRequest, execute_run
 from tests.conftest import cli_env
 
 FAST = {"epochs": 2, "image_size": 32, "batch_size": 4}  # 28 training images: 7 batches, even over 2 workers
@@ -67,7 +67,7 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
-    from benchmark.distributed import ray_session
+    from benchmark.ray.distributed import ray_session
 
     with ray_session():
         yield
@@ -166,7 +166,7 @@ def test_ranks_share_one_permutation_batch_by_batch():
 def test_batch_size_must_split_over_the_workers(request_for):
     with pytest.raises(ConfigError, match="batch_size 4 does not split evenly over 3 workers"):
         World(0, 3).check_batch_size(4)
-    from benchmark.distributed import run_distributed
+    from benchmark.ray.distributed import run_distributed
 
     with pytest.raises(ConfigError, match="multiple of 3"):
         run_distributed(request_for(), workers=3)
@@ -190,7 +190,7 @@ def test_search_spaces_are_checked_against_the_recipe():
 
 
 def test_search_space_becomes_tune_distributions_within_its_bounds():
-    from benchmark.distributed import tune_domains
+    from benchmark.ray.distributed import tune_domains
 
     domains = tune_domains(MODELS.get("resnet18").search_space)
     rng = np.random.default_rng(0)
@@ -200,7 +200,7 @@ def test_search_space_becomes_tune_distributions_within_its_bounds():
 
 
 def test_tune_needs_a_search_space(request_for):
-    from benchmark.distributed import tune_run
+    from benchmark.ray.distributed import tune_run
 
     with pytest.raises(ConfigError, match="declares no search_space"):
         tune_run(request_for("matthews_cnn"), samples=2)
@@ -211,7 +211,7 @@ def test_tune_needs_a_search_space(request_for):
 def test_progress_table_is_quiet_off_a_terminal(caplog):
     stream = io.StringIO()
     table = SweepTable([("covid3", "lotko_cnn", 0), ("covid3", "lotko_cnn", 1)], stream)
-    with caplog.at_level("INFO", logger="benchmark.progress"):
+    with caplog.at_level("INFO", logger="benchmark.ray.progress"):
         table.update(("covid3", "lotko_cnn", 1), "done", "auroc 0.9000 [0.8000, 1.0000]")
     assert stream.getvalue() == ""
     assert "covid3 lotko_cnn seed 1: done auroc 0.9000" in caplog.text
@@ -248,7 +248,7 @@ def test_ray_flags_without_workers_are_a_typed_error(capsys):
 
 
 def test_two_workers_take_the_same_steps_as_one_process_on_the_whole_batch(ray_local, request_for, reference):
-    from benchmark.distributed import run_distributed
+    from benchmark.ray.distributed import run_distributed
 
     run_dir = run_distributed(request_for(LINEAR, overrides={}), workers=2)
     record = json.loads((run_dir / "record.json").read_text())
@@ -264,7 +264,7 @@ def test_two_workers_take_the_same_steps_as_one_process_on_the_whole_batch(ray_l
 def test_one_worker_killed_mid_run_resumes_to_the_single_process_result(ray_local, request_for, reference, tmp_path):
     """Ray Train restarts the dead worker from its last reported checkpoint; with one worker the
     data-parallel path is the plain loop, so the run equals the single-process one exactly."""
-    from benchmark.distributed import run_distributed
+    from benchmark.ray.distributed import run_distributed
 
     hook = KillOnce(tmp_path, ray_train=True)
     killer = kill_when_ready(hook)
@@ -313,7 +313,7 @@ def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
 
 
 def test_sweep_with_a_killed_worker_records_each_run_once(ray_local, request_for, reference, tmp_path):
-    from benchmark.distributed import sweep
+    from benchmark.ray.distributed import sweep
 
     hook = KillOnce(tmp_path)
     results = tmp_path / "results"
@@ -334,7 +334,7 @@ def test_sweep_with_a_killed_worker_records_each_run_once(ray_local, request_for
 
 
 def test_tune_selects_on_validation_and_records_the_best_configuration(ray_local, request_for):
-    from benchmark.distributed import tune_run
+    from benchmark.ray.distributed import tune_run
 
     overrides = {"epochs": 3, "image_size": 32}
     run_dir = tune_run(request_for(overrides=overrides), samples=4, scheduler="asha")

@@ -14,9 +14,9 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import RecordError
-from benchmark.index import INDEX_FILE, RunIndex
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.store import RECORD_FILE, ResultsDir
+from benchmark.results.index import INDEX_FILE, RunIndex
+from benchmark.results.store import RECORD_FILE, ResultsDir
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import REPO, cli_env
 
 FAST = {"epochs": 1, "image_size": 32}
@@ -141,7 +141,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from benchmark.store import RECORD_FILE, ResultsDir, write_json
+    from benchmark.results.store import RECORD_FILE, ResultsDir, write_json
 
     root, worker, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     results = ResultsDir(root)

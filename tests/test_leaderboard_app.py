@@ -1,5 +1,5 @@
 """The Streamlit leaderboard, driven with Streamlit's AppTest on generated run folders: every page renders,
-the displayed ranking is benchmark.standings', filters and the task-hash selector change the table,
+the displayed ranking is benchmark.results.standings', filters and the task-hash selector change the table,
 figures carry independently computed numbers, odd or empty folders get a message, nothing is written."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 from streamlit.testing.v1 import AppTest
 
-from benchmark.standings import task_standings
-from benchmark.store import PREDICTIONS_FILE, ResultsDir
+from benchmark.results.standings import task_standings
+from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
 from leaderboard import data, gallery
 from tests.data.runs.make import ToyModel, toy_task, write_saliency_cache, write_task_runs
 from tests.test_store_read_only import folder_state
@@ -365,7 +365,7 @@ for page in {PAGES[1:]!r}:
     at.run()
     assert not at.exception and not at.error, page
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("submissions", "baselines", "torch")
-             or m.startswith(("benchmark.models", "benchmark.submission", "benchmark.training"))))
+             or m.startswith(("benchmark.models.registry", "benchmark.submission", "benchmark.training.loop"))))
 """
     env = {**os.environ, "PYTHONPATH": str(APP.parent.parent)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.saliency.run import SaliencyRequest, run_saliency
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
 
 from benchmark.errors import PredictionsMismatchError
-from benchmark.standings import task_standings
-from benchmark.store import PREDICTIONS_FILE, ResultsDir
+from benchmark.results.standings import task_standings
+from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
 from leaderboard import curves, tables
 from tests.data.runs.make import ToyModel, toy_task, write_task_runs
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.data.build_lung64 import build_lung3_64
+from benchmark.data.build.lung64 import build_lung3_64
 from benchmark.errors import DataFormatError, DatasetNotFoundError
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 
 LABELS = ("healthy", "pre-existing condition", "effusion or mass")

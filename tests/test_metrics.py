@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from benchmark.metrics import EvalInputs, compute_metrics, confusion_matrix, weighted_auroc
+from benchmark.metrics.registry import EvalInputs, compute_metrics, confusion_matrix, weighted_auroc
 from benchmark.stats.bootstrap import bootstrap_metrics
 from benchmark.stats.resample import Clusters, draw_resamples
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchmark.models import MODELS, ModelInputs
-from benchmark.training import num_outputs
+from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.training.loop import num_outputs
 
 SMALLEST_TASK_SIZE = 28  # recipes with image_size=None take the task's size; PneumoniaMNIST's is the smallest
 

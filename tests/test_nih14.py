@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import DataFormatError, DatasetNotFoundError
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 from tests.data.nih14.make import LABELS, make_nih_dataset
 

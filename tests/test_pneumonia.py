@@ -16,9 +16,10 @@ import pytest
 import torch
 from sklearn.metrics import recall_score
 
+from benchmark.data.dataset import TaskData
 from benchmark.errors import DataFormatError, DatasetNotFoundError
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.tasks import TASKS, Task, TaskData
+from benchmark.tasks import TASKS, Task
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
 from tests.data.kermany.make import TEST_LEAK, make_kermany_dataset
 

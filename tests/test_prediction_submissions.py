@@ -15,7 +15,7 @@ import pytest
 from sklearn import metrics as skm
 
 from benchmark.cli import main
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
 from benchmark.tasks import TASKS
 from tests.conftest import pinned_copy
 from tests.data.covid_kaggle.make import CLASSES

@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.augment import build_augmenter
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
-from benchmark.models import load_pretrained
+from benchmark.models.freeze import apply_stage
+from benchmark.models.registry import load_pretrained
 from benchmark.recipe import Recipe
-from benchmark.stages import apply_stage
-from benchmark.training import TaskLoss, fit, normalise, scheduled_lr
+from benchmark.training.augment import build_augmenter
+from benchmark.training.loop import TaskLoss, fit, normalise, scheduled_lr
 
 CPU = torch.device("cpu")
 

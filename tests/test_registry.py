@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.errors import NameClashError, UnknownNameError
-from benchmark.models import ENTRY_POINT_GROUP, MODELS, ModelSpec, _as_spec
+from benchmark.models.registry import ENTRY_POINT_GROUP, MODELS, ModelSpec, _as_spec
 from benchmark.registry import Registry
 from benchmark.tasks import TASKS
 
@@ -35,7 +35,7 @@ def _install_fake_plugin(site: Path) -> None:
         textwrap.dedent(
             """
             from torch import nn
-            from benchmark.models import ModelSpec
+            from benchmark.models.registry import ModelSpec
             from benchmark.recipe import Recipe
 
             def build(inputs):

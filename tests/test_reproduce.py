@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.models import MODELS, ModelInputs
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.store import ResultsDir
+from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.results.store import ResultsDir
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.test_submissions import make_submission
 
 FAST = {"epochs": 2, "image_size": 32}

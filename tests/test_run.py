@@ -14,8 +14,8 @@ import pytest
 from sklearn import metrics as skm
 
 from benchmark.cli import main
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import cli_env
 
 FAST = {"epochs": 3}

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
-from benchmark.models import MODELS, ModelInputs
+from benchmark.models.registry import MODELS, ModelInputs
 from benchmark.saliency.maps import (
     ClassLogits,
     OcclusionSettings,

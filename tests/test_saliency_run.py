@@ -16,11 +16,11 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import ConfigError, RunNotFoundError
-from benchmark.runner import RunRequest, run_benchmark
 from benchmark.saliency.cache import read_cache
 from benchmark.saliency.run import SaliencyRequest, run_saliency
 from benchmark.saliency.scoring import pointing_hit
 from benchmark.tasks import TASKS
+from benchmark.training.runner import RunRequest, run_benchmark
 from leaderboard.gallery import BOX_COLOUR, cell_overlay, grid_table, load_saliency, score_table
 from tests.conftest import cli_env, pinned_copy
 from tests.data.nih14.make import band_box, make_nih_dataset

@@ -10,8 +10,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from benchmark.errors import RunNotFoundError
-from benchmark.standings import STANDINGS_COLUMNS, task_standings
-from benchmark.store import RECORD_FILE, ResultsDir
+from benchmark.results.standings import STANDINGS_COLUMNS, task_standings
+from benchmark.results.store import RECORD_FILE, ResultsDir
 from tests.data.runs.make import make_predictions, patients, scores, toy_task, truth, write_run
 
 SKILL = {"strong_net": 1.8, "weak_cnn": 0.3, "solo_model": 1.0}

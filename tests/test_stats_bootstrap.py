@@ -8,13 +8,13 @@ import pytest
 import scipy.stats
 from sklearn import metrics as skm
 
-import benchmark.auroc
+import benchmark.metrics.auroc
 from benchmark.errors import BenchmarkError, ConfigError, StatisticsError, UnknownNameError
-from benchmark.predictions import predictions_frame
+from benchmark.metrics.cluster_weights import ClusterWeights
+from benchmark.metrics.predictions import predictions_frame
 from benchmark.stats import bootstrap_ci, draw_resamples, metric_values, prediction_inputs
 from benchmark.stats.resample import Clusters
 from benchmark.tasks import TASKS, task_from_dict
-from benchmark.weights import ClusterWeights
 from tests.data.runs.make import patients, scores, truth
 
 
@@ -167,7 +167,7 @@ def test_jackknife_auroc_equals_sklearn_leaving_each_patient_out():
 
 @pytest.mark.parametrize("path", ["pair_matrix", "sorted"])
 def test_both_auroc_kernels_equal_sklearn_with_ties_and_hard_scores(path, monkeypatch):
-    monkeypatch.setattr(benchmark.auroc, "PAIR_COST_RATIO", 10**9 if path == "pair_matrix" else 0)
+    monkeypatch.setattr(benchmark.metrics.auroc, "PAIR_COST_RATIO", 10**9 if path == "pair_matrix" else 0)
     rng = np.random.default_rng(12)
     pid = patients(80, rng)
     _, cluster = np.unique(pid, return_inverse=True)
@@ -175,7 +175,7 @@ def test_both_auroc_kernels_equal_sklearn_with_ties_and_hard_scores(path, monkey
     counts = rng.integers(0, 3, (30, cluster.max() + 1)).astype(float)
     weights = ClusterWeights(cluster, cluster.max() + 1, counts)
     for s in (np.round(y + rng.normal(size=len(y)), 1), (rng.random(len(y)) < 0.5 + 0.3 * y).astype(float)):
-        got = benchmark.auroc.weighted_auroc(y, s, weights)
+        got = benchmark.metrics.auroc.weighted_auroc(y, s, weights)
         for b in range(30):
             expected = skm.roc_auc_score(y, s, sample_weight=counts[b, cluster])
             assert got[b] == pytest.approx(expected, abs=1e-12)

@@ -9,7 +9,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from benchmark.errors import StatisticsError
-from benchmark.predictions import predictions_frame
+from benchmark.metrics.predictions import predictions_frame
 from benchmark.stats import (
     bootstrap_ci,
     brier_score,

@@ -12,7 +12,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from benchmark.errors import PredictionsMismatchError, StatisticsError
-from benchmark.predictions import predictions_frame
+from benchmark.metrics.predictions import predictions_frame
 from benchmark.stats import adjust_pvalues, draw_resamples, mcnemar_test, paired_bootstrap_test, wilson_interval
 from benchmark.stats.resample import Clusters
 from tests.data.runs.make import patients, scores, truth

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from benchmark.errors import ReadOnlyStoreError
-from benchmark.index import INDEX_FILE
-from benchmark.standings import task_standings
-from benchmark.store import ResultsDir
+from benchmark.results.index import INDEX_FILE
+from benchmark.results.standings import task_standings
+from benchmark.results.store import ResultsDir
 from tests.data.runs.make import ToyModel, toy_task, write_task_runs
 
 MODELS = (ToyModel("alpha", 1.5), ToyModel("beta", 0.4, family="cnn"), ToyModel("gamma", 1.0, seeds=(0,)))

@@ -21,11 +21,11 @@ from sklearn import metrics as skm
 
 from benchmark.cli import main
 from benchmark.errors import SubmissionError
-from benchmark.models import ENTRY_POINT_GROUP
-from benchmark.runner import RunRequest, run_benchmark
-from benchmark.store import ResultsDir
+from benchmark.models.registry import ENTRY_POINT_GROUP
+from benchmark.results.store import ResultsDir
 from benchmark.submission.metadata import load_submission
 from benchmark.submission.plugin import load_plugin
+from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import REPO, cli_env
 
 TEMPLATE = REPO / "submissions" / "_template"
@@ -39,7 +39,7 @@ MARKER_MODEL = textwrap.dedent(
 
     from torch import nn
 
-    from benchmark.models import ModelInputs
+    from benchmark.models.registry import ModelInputs
     from benchmark.recipe import Recipe
 
     Path(os.environ["CXR_TEST_MARKER"]).write_text("imported")  # proves when submitted code ran
@@ -266,7 +266,7 @@ def test_installed_package_submission_through_the_entry_point_group(
         textwrap.dedent(
             """
             from torch import nn
-            from benchmark.models import ModelSpec
+            from benchmark.models.registry import ModelSpec
             from benchmark.recipe import Recipe
 
             def build(inputs):

@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import f1_score, recall_score
 
 from benchmark.errors import ConfigError
-from benchmark.thresholds import choose_thresholds
+from benchmark.metrics.thresholds import choose_thresholds
 
 
 def _data(n=500, seed=0):

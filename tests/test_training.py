@@ -6,9 +6,9 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 
 from benchmark.data.prepared import PreparedSplit
-from benchmark.models import MODELS, ModelInputs
+from benchmark.models.registry import MODELS, ModelInputs
 from benchmark.recipe import Recipe
-from benchmark.training import TaskLoss, class_weight_tensor, fit, predict_logits
+from benchmark.training.loop import TaskLoss, class_weight_tensor, fit, predict_logits
 
 
 def _split(n, seed, k=3):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def cite(args: argparse.Namespace) -> int:
-    from benchmark.citation import cite_run
-    from benchmark.store import ResultsDir
+    from benchmark.results.citation import cite_run
+    from benchmark.results.store import ResultsDir
 
     results = ResultsDir(args.results)
     citation = cite_run(results, results.load_record(args.run_id))

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
 from benchmark.submission.metadata import METADATA_FILE
 
 
@@ -42,7 +42,7 @@ def list_tasks(args: argparse.Namespace) -> int:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    from benchmark.models import MODELS
+    from benchmark.models.registry import MODELS
 
     if args.show:
         print(model_card(args.show))
@@ -74,10 +74,10 @@ def list_models(args: argparse.Namespace) -> int:
 
 def model_card(name: str) -> str:
     """Source report, input, parameter count, the recipe and the tasks it runs on."""
-    from benchmark.models import MODELS, ModelInputs
+    from benchmark.models.registry import MODELS, ModelInputs
     from benchmark.recipe import Recipe
     from benchmark.tasks import TASKS
-    from benchmark.training import num_outputs
+    from benchmark.training.loop import num_outputs
 
     spec = MODELS.get(name)
     recipe, defaults = spec.recipe, Recipe()
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from benchmark.errors import ConfigError
-    from benchmark.runner import RunRequest, run_benchmark
+    from benchmark.training.runner import RunRequest, run_benchmark
 
     if args.workers is None and (args.gpus_per_worker is not None or args.address):
         raise ConfigError("--gpus-per-worker and --address go with --workers N (data-parallel training on Ray)")
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is None:
         run_dir = run_benchmark(request)
     else:  # Ray only for this branch: the plain run starts fast
-        from benchmark.distributed import ray_session, run_distributed
+        from benchmark.ray.distributed import ray_session, run_distributed
 
         with ray_session(args.address):
             run_dir = run_distributed(request, args.workers, args.gpus_per_worker, max_failures=args.max_failures)

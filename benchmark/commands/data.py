@@ -70,7 +70,7 @@ def data_prepare(args: argparse.Namespace) -> int:
 
 
 def data_build(args: argparse.Namespace) -> int:
-    from benchmark.data.build_lung64 import build_lung3_64
+    from benchmark.data.build.lung64 import build_lung3_64
 
     out = build_lung3_64(args.data_root, args.images or args.data_root, args.out)
     print(f"wrote {out}")

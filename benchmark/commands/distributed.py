@@ -9,10 +9,10 @@ from benchmark.commands.core import add_ray_arguments, add_recipe_arguments, rec
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from benchmark.distributed import ray_session, sweep
-    from benchmark.models import MODELS
-    from benchmark.runner import RunRequest
+    from benchmark.models.registry import MODELS
+    from benchmark.ray.distributed import ray_session, sweep
     from benchmark.tasks import TASKS
+    from benchmark.training.runner import RunRequest
 
     overrides = recipe_overrides(args)
     requests = [
@@ -44,8 +44,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 def run_tune(args: argparse.Namespace) -> int:
     import json
 
-    from benchmark.distributed import ray_session, tune_run
-    from benchmark.runner import RunRequest
+    from benchmark.ray.distributed import ray_session, tune_run
+    from benchmark.training.runner import RunRequest
 
     request = RunRequest(
         task=args.task,

@@ -9,9 +9,9 @@ from benchmark.commands.stats import add_comparison_options, comparison_options
 
 
 def export(args: argparse.Namespace) -> int:
-    from benchmark.export import render_standings
-    from benchmark.standings import task_standings
-    from benchmark.store import write_atomically
+    from benchmark.results.export import render_standings
+    from benchmark.results.standings import task_standings
+    from benchmark.results.store import write_atomically
 
     standings = task_standings(args.results, args.task, args.task_hash, args.metric, **comparison_options(args))
     text = render_standings(standings, args.format)

@@ -11,9 +11,9 @@ def reproduce(args: argparse.Namespace) -> int:
     import torch
 
     from benchmark.errors import ReproductionError
-    from benchmark.reproduce import identical, metric_differences, plan, rescore
-    from benchmark.runner import run_benchmark
-    from benchmark.store import ResultsDir
+    from benchmark.results.reproduce import identical, metric_differences, plan, rescore
+    from benchmark.results.store import ResultsDir
+    from benchmark.training.runner import run_benchmark
 
     results = ResultsDir(args.results)
     device = torch.device(args.device) if args.device else None

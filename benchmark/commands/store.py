@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def index(args: argparse.Namespace) -> int:
-    from benchmark.store import ResultsDir
+    from benchmark.results.store import ResultsDir
 
     results = ResultsDir(args.results)
     if args.rebuild:

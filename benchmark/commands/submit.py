@@ -41,9 +41,9 @@ def _template(args: argparse.Namespace) -> int:
 
 def _predictions(args: argparse.Namespace) -> int:
     from benchmark.errors import ConfigError
-    from benchmark.runner import publish_run
     from benchmark.submission.scoring import PredictionSubmission, score_submission
     from benchmark.tasks import TASKS
+    from benchmark.training.runner import publish_run
 
     if not args.name:
         raise ConfigError("--predictions needs --name NAME (the name the entry is listed under)")
@@ -68,9 +68,9 @@ def _plugin(args: argparse.Namespace) -> int:
     import torch
 
     from benchmark.recipe import parse_overrides
-    from benchmark.runner import RunRequest, run_benchmark
     from benchmark.submission.plugin import load_plugin
     from benchmark.tasks import TASKS
+    from benchmark.training.runner import RunRequest, run_benchmark
 
     task = TASKS.get(args.task)
     overrides = parse_overrides(args.overrides)
@@ -99,7 +99,7 @@ def _check_not_recorded(results: Path, submission: PredictionSubmission) -> None
     """One predictions file counts once: the same seed, or the same file under another seed, is refused."""
     from benchmark.data.download import file_digest
     from benchmark.errors import SubmissionError
-    from benchmark.store import ResultsDir
+    from benchmark.results.store import ResultsDir
 
     store = ResultsDir(results)
     sha = file_digest(submission.predictions, "sha256") if submission.predictions.is_file() else None
@@ -114,8 +114,8 @@ def _check_not_recorded(results: Path, submission: PredictionSubmission) -> None
 
 
 def _warn_if_unranked(results: Path, task_hash: str, model_name: str) -> None:
-    from benchmark.index import MIN_SEEDS_RANKED
-    from benchmark.store import ResultsDir
+    from benchmark.results.index import MIN_SEEDS_RANKED
+    from benchmark.results.store import ResultsDir
 
     for entry in ResultsDir(results).entries(task_hash=task_hash):
         if entry.model_name == model_name and not entry.ranked:

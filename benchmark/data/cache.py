@@ -26,7 +26,7 @@ from benchmark.data.images import read_image, to_array
 from benchmark.errors import BenchmarkError, DataFormatError
 
 if TYPE_CHECKING:
-    from benchmark.tasks import TaskData
+    from benchmark.data.dataset import TaskData
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from benchmark.data.dataset import TaskData
 from benchmark.data.images import read_image
 from benchmark.data.source import SPLITS
 from benchmark.errors import BenchmarkError
-from benchmark.tasks import Task, TaskData
+from benchmark.tasks import Task
 
 HASH_SIDE = 16  # 256-bit difference hash: 64 bits cannot tell chest X-rays apart (most differ by 3)
 NEAR_BITS = 10  # at most this many differing bits of 256 counts as near-identical

@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmark.data.download import file_digest
 from benchmark.errors import SaliencyCacheError
-from benchmark.store import write_atomically, write_json
+from benchmark.results.store import write_atomically, write_json
 
 SALIENCY_DIR = "saliency"
 INDEX_FILE = "index.json"

@@ -27,12 +27,14 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
 from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import ConfigError, DatasetNotFoundError, RunNotFoundError
-from benchmark.models import MODELS, ModelInputs
+from benchmark.models.registry import MODELS, ModelInputs
 from benchmark.recipe import Recipe
+from benchmark.results.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
 from benchmark.saliency.cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
 from benchmark.saliency.maps import (
     METHODS,
@@ -44,9 +46,8 @@ from benchmark.saliency.maps import (
     log_probabilities,
 )
 from benchmark.saliency.scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
-from benchmark.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
-from benchmark.tasks import TASKS, Task, TaskData
-from benchmark.training import default_device, normalise, num_outputs, uses_cross_entropy
+from benchmark.tasks import TASKS, Task
+from benchmark.training.loop import default_device, normalise, num_outputs, uses_cross_entropy
 
 log = logging.getLogger(__name__)
 

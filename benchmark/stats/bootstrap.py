@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import StatisticsError
-from benchmark.metrics import METRICS, PROBLEMS, EvalInputs, compute_metrics
-from benchmark.predictions import prediction_arrays, prediction_labels
+from benchmark.metrics.cluster_weights import ClusterWeights
+from benchmark.metrics.predictions import prediction_arrays, prediction_labels
+from benchmark.metrics.registry import METRICS, PROBLEMS, EvalInputs, compute_metrics
 from benchmark.stats.intervals import Interval, bootstrap_interval, check_method
 from benchmark.stats.resample import Clusters, Resamples, draw_resamples
-from benchmark.weights import ClusterWeights
 
 
 def prediction_inputs(

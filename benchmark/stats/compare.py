@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import StatisticsError, TaskMismatchError
-from benchmark.index import entry_key
-from benchmark.metrics import EvalInputs
-from benchmark.predictions import SCORE_PREFIX
+from benchmark.metrics.predictions import SCORE_PREFIX
+from benchmark.metrics.registry import EvalInputs
+from benchmark.results.index import entry_key
 from benchmark.stats.bootstrap import clusters_of, metric_family, metric_label, metric_values, prediction_inputs
 from benchmark.stats.correction import CORRECTION_METHODS, CORRECTIONS, adjust_pvalues
 from benchmark.stats.delong import delong_pairs
@@ -109,7 +109,7 @@ class Comparison:
 
 
 def group_entries(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Entry name -> its runs (seeds). Runs are one entry when ``benchmark.index.entry_key`` says so
+    """Entry name -> its runs (seeds). Runs are one entry when ``benchmark.results.index.entry_key`` says so
     (same task, model, code, recipe and weights); a model with several entries gets its recipe
     overrides and key in the name."""
     groups: dict[str, list[Run]] = {}

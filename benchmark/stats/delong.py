@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from benchmark.auroc import placements
 from benchmark.errors import StatisticsError
+from benchmark.metrics.auroc import placements
 from benchmark.stats.intervals import z_test
 
 

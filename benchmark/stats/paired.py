@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import PredictionsMismatchError
-from benchmark.predictions import TRUE_PREFIX
+from benchmark.metrics.predictions import TRUE_PREFIX
 from benchmark.stats.bootstrap import cluster_strata, clusters_of, metric_values, prediction_inputs
 from benchmark.stats.intervals import z_test
 from benchmark.stats.resample import draw_resamples

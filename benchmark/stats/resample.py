@@ -4,7 +4,7 @@
 this module draws cluster positions the same way (one row per resample, k draws from k
 clusters), so on independent images the resamples equal scipy's for the same seed. The drawn
 positions are kept (``Resamples.indices``) so that a reference loop can replay exactly the same
-resamples; metrics consume them as per-cluster counts (benchmark.weights.ClusterWeights).
+resamples; metrics consume them as per-cluster counts (benchmark.metrics.cluster_weights.ClusterWeights).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.errors import StatisticsError
-from benchmark.weights import ClusterWeights, concatenated_ranges
+from benchmark.metrics.cluster_weights import ClusterWeights, concatenated_ranges
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import StatisticsError
-from benchmark.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_labels
+from benchmark.metrics.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_labels
 from benchmark.stats.bootstrap import clusters_of
 from benchmark.stats.resample import Clusters, draw_resamples
 

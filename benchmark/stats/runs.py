@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UnknownNameError
-from benchmark.store import ResultsDir
+from benchmark.results.store import ResultsDir
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from benchmark.errors import BenchmarkError, SubmissionError
-from benchmark.models import ENTRY_POINT_GROUP, ModelInputs, ModelSpec, _as_spec
+from benchmark.models.registry import ENTRY_POINT_GROUP, ModelInputs, ModelSpec, _as_spec
 from benchmark.recipe import Recipe
 from benchmark.submission.metadata import METADATA_FILE, Submission, load_submission
 
@@ -51,7 +51,7 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]
 def _check_builds(spec: ModelSpec, task_name: str) -> None:
     """Build the model with the task's head and run it once, so a broken factory stops here, named."""
     from benchmark.tasks import TASKS
-    from benchmark.training import num_outputs
+    from benchmark.training.loop import num_outputs
 
     task = TASKS.get(task_name)
     recipe = spec.recipe

@@ -12,15 +12,16 @@ from typing import Any
 import pandas as pd
 import torch
 
+from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.errors import PredictionFileError
-from benchmark.inference import SCORE_PREFIX, prediction_arrays, predictions_frame
+from benchmark.metrics.thresholds import choose_thresholds
 from benchmark.recipe import Recipe
-from benchmark.runner import RunArtifacts, environment_section, new_run_id, run_key, task_section
-from benchmark.store import SCHEMA_VERSION
+from benchmark.results.store import SCHEMA_VERSION
 from benchmark.submission.predictions import read_predictions
-from benchmark.tasks import Task, TaskData
-from benchmark.thresholds import choose_thresholds
+from benchmark.tasks import Task
+from benchmark.training.inference import SCORE_PREFIX, prediction_arrays, predictions_frame
+from benchmark.training.runner import RunArtifacts, environment_section, new_run_id, run_key, task_section
 
 
 @dataclass(frozen=True)

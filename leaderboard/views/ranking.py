@@ -1,4 +1,4 @@
-"""Leaderboard page: a task's ranked entries (benchmark.standings, the table `benchmark export` writes),
+"""Leaderboard page: a task's ranked entries (benchmark.results.standings, the table `benchmark export` writes),
 unranked entries apart, per-label AUROC, and links to every run of an entry."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
-from benchmark.index import MIN_SEEDS_RANKED
+from benchmark.results.index import MIN_SEEDS_RANKED
 from benchmark.stats.correction import CORRECTION_NAMES
 from leaderboard import components, data, figures, tables
 

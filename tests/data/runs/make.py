@@ -1,5 +1,5 @@
 """Recorded runs without training: generated Predictions tables written as run directories
-(record.json + predictions.parquet, staged and renamed as benchmark.runner.publish_run does)."""
+(record.json + predictions.parquet, staged and renamed as benchmark.training.runner.publish_run does)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
-from benchmark.predictions import predictions_frame
-from benchmark.store import PREDICTIONS_FILE, RECORD_FILE, SCHEMA_VERSION, ResultsDir, write_json
+from benchmark.metrics.predictions import predictions_frame
+from benchmark.results.store import PREDICTIONS_FILE, RECORD_FILE, SCHEMA_VERSION, ResultsDir, write_json
 
 RECIPE = {"optimizer": "adam", "batch_size": 32, "epochs": 10, "select_on": "val_loss"}
 

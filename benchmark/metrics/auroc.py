@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from benchmark.weights import ClusterWeights, concatenated_ranges
+from benchmark.metrics.cluster_weights import ClusterWeights, concatenated_ranges
 
 MAX_PAIR_ENTRIES = 1 << 24  # largest cluster pair matrix (128 MiB of float64)
 # Costs in units of one pair-matrix entry in one resample's matrix product (measured on 2 cores):

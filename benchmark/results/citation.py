@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import UnknownNameError
-from benchmark.index import entry_key
+from benchmark.results.index import entry_key
 from benchmark.tasks import TASKS, Task
 
 if TYPE_CHECKING:
-    from benchmark.store import ResultsDir
+    from benchmark.results.store import ResultsDir
 
 log = logging.getLogger(__name__)
 

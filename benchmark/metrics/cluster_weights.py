@@ -4,7 +4,7 @@ Drawing a patient draws all of its images, so row ``b`` of the dense (B, n) weig
 ``counts[b, cluster_of]``. Keeping the (B, k) cluster counts instead of the dense matrix makes
 every metric cheaper: sums over images (confusion counts) reduce the images of each cluster
 once and cost one (B, k) @ (k, m) product, and AUROC works on pairs of clusters
-(benchmark.auroc). Independent images are the special case of one image per cluster.
+(benchmark.metrics.auroc). Independent images are the special case of one image per cluster.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
+from benchmark.models.search_space import SearchSpace, validate_search_space
 from benchmark.recipe import Recipe
 from benchmark.registry import Registry
-from benchmark.search_space import SearchSpace, validate_search_space
 
 if TYPE_CHECKING:
     from benchmark.data.prepared import PreparedSplit
@@ -42,7 +42,7 @@ Pretrainer = Callable[[nn.Module, "PreparedSplit", Recipe, torch.device, int], N
 class ModelSpec:
     """A registered model. ``pretrain(model, train_split, recipe, device, seed)``, when given, runs
     on the training images before supervised training (e.g. a denoising autoencoder's encoder).
-    ``search_space``, when given, is what ``benchmark tune`` searches (see benchmark.search_space)."""
+    ``search_space``, when given, is what ``benchmark tune`` searches (see benchmark.models.search_space)."""
 
     name: str
     factory: Callable[[ModelInputs], nn.Module]
@@ -90,7 +90,7 @@ def load_pretrained(model: nn.Module, path: Path) -> None:
     """Load local weights into ``model``. Only the classifier may differ (a new task has other
     classes: it keeps its fresh init); any other tensor that is missing or has another shape is
     an error naming the layers, since silently half-loaded weights would invalidate a result."""
-    from benchmark.stages import classifier
+    from benchmark.models.freeze import classifier
 
     state = read_weights(path)
     own = model.state_dict()
@@ -119,7 +119,7 @@ def _as_spec(name: str, loaded: object) -> ModelSpec:
     spec = loaded() if callable(loaded) and not isinstance(loaded, ModelSpec) else loaded
     if not isinstance(spec, ModelSpec):
         raise ConfigError(
-            f"entry point {name!r} in group {ENTRY_POINT_GROUP} must give a benchmark.models.ModelSpec "
+            f"entry point {name!r} in group {ENTRY_POINT_GROUP} must give a benchmark.models.registry.ModelSpec "
             f"(or a function returning one), got {type(spec).__name__}"
         )
     return spec

@@ -2,7 +2,7 @@
 
 `benchmark export` and the Streamlit leaderboard both build their table here, so they always
 agree. Only runs of one task hash are ever ranked together. An entry (the seeds of one model,
-code, recipe and initial weights; ``benchmark.index.entry_key``) is ranked when it has at least
+code, recipe and initial weights; ``benchmark.results.index.entry_key``) is ranked when it has at least
 ``MIN_SEEDS_RANKED`` seeds; the ranked entries are compared with ``benchmark.stats.compare``
 (Holm-corrected paired tests, top group). Entries with fewer seeds are scored the same way and
 shown apart, never ranked. Re-runs made by ``benchmark reproduce`` and repeated (entry, seed)
@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RunNotFoundError
-from benchmark.index import IndexedRun, group_entries
+from benchmark.results.index import IndexedRun, group_entries
 from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
-from benchmark.store import PREDICTIONS_FILE, ResultsDir
+from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
 
 EXTRA_COLUMNS = [
     "family",  # model family from the record

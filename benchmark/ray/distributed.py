@@ -1,7 +1,7 @@
 """Ray glue: data-parallel runs (Ray Train), sweeps (Ray tasks) and tuning (Ray Tune).
 
 Ray wraps the one training loop and the one runner, it never forks them: a data-parallel
-worker, a sweep task and a tuning trial all call ``benchmark.runner`` with hooks, and only
+worker, a sweep task and a tuning trial all call ``benchmark.training.runner`` with hooks, and only
 the driver (the process that called these functions) writes run records. Ray is imported
 inside the functions, so importing this module costs nothing.
 
@@ -36,12 +36,20 @@ import numpy as np
 import torch
 
 from benchmark.errors import BenchmarkError, ConfigError, DistributedRunError
-from benchmark.parallel import World
-from benchmark.progress import RunLabel, SweepTable, primary_metric
-from benchmark.runner import RunArtifacts, RunRequest, execute_run, publish_run, request_key, resolve, train_run
-from benchmark.search_space import SearchSpace
-from benchmark.store import RESUME_FILE, WORK_DIR, ResultsDir, discard, recorded_run_keys
-from benchmark.training import EpochHook
+from benchmark.models.search_space import SearchSpace
+from benchmark.ray.progress import RunLabel, SweepTable, primary_metric
+from benchmark.results.store import RESUME_FILE, WORK_DIR, ResultsDir, discard, recorded_run_keys
+from benchmark.training.ddp import World
+from benchmark.training.loop import EpochHook
+from benchmark.training.runner import (
+    RunArtifacts,
+    RunRequest,
+    execute_run,
+    publish_run,
+    request_key,
+    resolve,
+    train_run,
+)
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 from tqdm.auto import tqdm
 
-from benchmark.augment import build_augmenter
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
-from benchmark.metrics import weighted_auroc
-from benchmark.parallel import Replicas, current_world
+from benchmark.metrics.registry import weighted_auroc
+from benchmark.models.freeze import apply_stage, freeze_batchnorm
 from benchmark.recipe import Recipe
-from benchmark.stages import apply_stage, freeze_batchnorm
+from benchmark.training.augment import build_augmenter
+from benchmark.training.ddp import Replicas, current_world
 
 log = logging.getLogger(__name__)
 

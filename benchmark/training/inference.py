@@ -1,4 +1,4 @@
-"""Inference: a trained model on a prepared split -> a Predictions table (see benchmark.predictions)."""
+"""Inference: a trained model on a prepared split -> a Predictions table (see benchmark.metrics.predictions)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
-from benchmark.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_arrays, predictions_frame
+from benchmark.metrics.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_arrays, predictions_frame
 from benchmark.recipe import Recipe
-from benchmark.training import predict_logits, to_probabilities
+from benchmark.training.loop import predict_logits, to_probabilities
 
 
 def predict(

@@ -1,4 +1,4 @@
-"""`benchmark export`: a task's leaderboard table (``benchmark.standings``) as CSV, Markdown, LaTeX or JSON."""
+"""`benchmark export`: a task's leaderboard table (``benchmark.results.standings``) as CSV, Markdown, LaTeX or JSON."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import ConfigError
-from benchmark.index import MIN_SEEDS_RANKED
-from benchmark.standings import STANDINGS_COLUMNS, Standings
+from benchmark.results.index import MIN_SEEDS_RANKED
+from benchmark.results.standings import STANDINGS_COLUMNS, Standings
 from benchmark.stats.correction import CORRECTION_NAMES
 from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular, markdown_table
 

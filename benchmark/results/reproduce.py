@@ -19,9 +19,9 @@ import torch
 
 from benchmark.data.download import file_digest
 from benchmark.errors import ReproductionError
-from benchmark.models import MODELS, ModelSpec
-from benchmark.runner import RunRequest
-from benchmark.store import PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, ResultsDir
+from benchmark.models.registry import MODELS, ModelSpec
+from benchmark.training.runner import RunRequest
+from benchmark.results.store import PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, ResultsDir
 from benchmark.submission.metadata import load_submission
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS, Task

@@ -1,6 +1,6 @@
 """Classification metrics, vectorised over bootstrap resamples.
 
-Every metric takes resample weights (benchmark.weights.ClusterWeights: how often each test
+Every metric takes resample weights (benchmark.metrics.cluster_weights.ClusterWeights: how often each test
 image is drawn, stored per patient cluster; a single row of ones is the plain estimate) and
 returns one value per resample, so 2,000 bootstrap resamples cost a few matrix products instead
 of 2,000 scikit-learn calls. Undefined values (a resample with one class only, no predicted
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.auroc import weighted_auroc
+from benchmark.metrics.auroc import weighted_auroc
+from benchmark.metrics.cluster_weights import ClusterWeights
 from benchmark.registry import Registry
-from benchmark.weights import ClusterWeights
 
 Values = dict[str, np.ndarray]
 PROBLEMS = ("binary", "multiclass", "multilabel")

@@ -2,7 +2,7 @@
 
 A run directory appears only complete: it is assembled under a temporary name and renamed
 into place, so an interrupted or failed run leaves no record behind. After the rename the run is
-added to the SQLite index (``benchmark.index``), which lists and queries runs; the run
+added to the SQLite index (``benchmark.results.index``), which lists and queries runs; the run
 directories stay the truth, and an index that is missing or lists other directories than the
 results root holds is rebuilt from them before it is read. Opened with ``read_only=True`` (the
 leaderboard), nothing is ever written: the index is read without locks or side files when it is in
@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import ReadOnlyStoreError, RecordError, RunNotFoundError
-from benchmark.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries, query_filters, select_runs
+from benchmark.results.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries, query_filters, select_runs
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,14 @@ import pandas as pd
 import torch
 from torch import nn
 
+from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
-from benchmark.inference import predict, prediction_arrays
-from benchmark.models import MODELS, ModelInputs, ModelSpec
-from benchmark.provenance import git_commit, hardware, package_versions
+from benchmark.metrics.thresholds import choose_thresholds
+from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
-from benchmark.store import (
+from benchmark.results.provenance import git_commit, hardware, package_versions
+from benchmark.results.store import (
     CHECKPOINT_FILE,
     PREDICTIONS_FILE,
     RECORD_FILE,
@@ -38,9 +39,9 @@ from benchmark.store import (
     discard,
     write_json,
 )
-from benchmark.tasks import TASKS, Task, TaskData
-from benchmark.thresholds import choose_thresholds
-from benchmark.training import BatchHook, EpochHook, FitResult, default_device, fit, num_outputs
+from benchmark.tasks import TASKS, Task
+from benchmark.training.inference import predict, prediction_arrays
+from benchmark.training.loop import BatchHook, EpochHook, FitResult, default_device, fit, num_outputs
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Metrics: the metric registry, vectorised (cluster-weighted) AUROC, threshold rules, Predictions arrays."""
