@@ -70,6 +70,9 @@ class CustomCNN(nn.Module):
     "at most 20 epochs (the report's future work asks for 'longer training', so its runs were short). Seed report 003.",
     # the report's custom CNN underfit at Adam 1e-4: search higher rates too
     search_space={"lr": ("loguniform", 1e-5, 1e-2)},
+    classifier="head",
+    cam_layer="features.3.0",
+    weights_prefix="",
 )
 def custom_cnn(inputs: ModelInputs) -> nn.Module:
     return CustomCNN(inputs.in_chans, inputs.num_outputs)

@@ -1,19 +1,17 @@
 """DenseNet-121 of seed report 003 (Sandberg & Moene, CheXpert: pleural effusion, edema, cardiomegaly).
 
 The report's top (its sec. 3.2) on a timm backbone: global average pooling, dropout 0.3, one dense output
-layer. ``TransferClassifier`` is shared with report 003's comparison models (resnet50, inception_v3).
+layer (``baselines._heads.TransferClassifier``, shared with report 003's comparison models resnet50 and
+inception_v3, whose recipes start from this one).
 """
 
 from __future__ import annotations
 
-import timm
-import torch
 from torch import nn
 
+from baselines._heads import report_003_model
 from benchmark.models import ModelInputs, register_model
 from benchmark.recipe import Recipe
-
-REPORT_003_DROPOUT = 0.3
 
 # The final model of report 003 (its Appendix 3, "frozen with focal loss and threshold tuning")
 DENSENET121_RECIPE = Recipe(
@@ -45,24 +43,6 @@ DENSENET121_RECIPE = Recipe(
 )
 
 
-class TransferClassifier(nn.Module):
-    """``backbone`` (timm, globally average-pooled features) then ``head`` (dropout, dense output)."""
-
-    def __init__(self, backbone: nn.Module, num_outputs: int, dropout: float) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.num_features, num_outputs))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
-
-
-def report_003_model(timm_name: str, inputs: ModelInputs) -> TransferClassifier:
-    """A timm backbone with report 003's top (its sec. 3.2: GlobalAveragePooling2D, Dropout(0.3), Dense)."""
-    backbone = timm.create_model(timm_name, pretrained=False, num_classes=0, in_chans=inputs.in_chans)
-    return TransferClassifier(backbone, inputs.num_outputs, REPORT_003_DROPOUT)
-
-
 @register_model(
     "densenet121",
     recipe=DENSENET121_RECIPE,
@@ -82,6 +62,10 @@ def report_003_model(timm_name: str, inputs: ModelInputs) -> TransferClassifier:
     "used. Its sec. 3.3 says focal loss 'showed unstable training' in initial trials; secs. 3.2 and 6 use it.",
     # the report's focal loss was unstable in its first trials: search gamma with the learning rate
     search_space={"lr": ("loguniform", 1e-5, 1e-3), "focal_gamma": ("choice", [1.0, 2.0, 3.0])},
+    classifier="head",
+    # the last conv yields one dense layer's 32 new channels; norm5 is the whole concatenation the pooling reads
+    cam_layer="backbone.features.norm5",
+    weights_prefix="backbone.",
 )
 def densenet121(inputs: ModelInputs) -> nn.Module:
     return report_003_model("densenet121", inputs)

@@ -95,6 +95,9 @@ class EfficientNetB0Classifier(nn.Module):
     "(Keras' recipe keeps them frozen). Report 003 also compared EfficientNetB0 ('fast, but lower AUC').",
     # the report's two learning rates (head 1e-4, fine-tuning 1e-5), searched around their values
     search_space={"lr": ("loguniform", 3e-5, 3e-4), "finetune_lr": ("loguniform", 3e-6, 3e-5)},
+    classifier="head",
+    cam_layer="backbone.conv_head",
+    weights_prefix="backbone.",
 )
 def efficientnet_b0(inputs: ModelInputs) -> nn.Module:
     return EfficientNetB0Classifier(inputs.in_chans, inputs.num_outputs)

@@ -6,8 +6,8 @@ import dataclasses
 
 from torch import nn
 
-from baselines.densenet import report_003_model
-from baselines.resnet50 import REPORT_003_COMPARISON_RECIPE
+from baselines._heads import report_003_model
+from baselines.resnet import REPORT_003_COMPARISON_RECIPE
 from benchmark.models import ModelInputs, register_model
 
 INCEPTION_V3_RECIPE = dataclasses.replace(
@@ -33,6 +33,9 @@ INCEPTION_V3_RECIPE = dataclasses.replace(
     "Adam 1e-4, rotation +-10 deg, horizontal flip, brightness/contrast +-0.1, plateau 0.2/2, early stopping 5, "
     "20 epochs (chosen; the report gives none), best validation AUROC. Designed for ImageNet weights from a "
     "local file (--weights: a timm inception_v3 state dict).",
+    classifier="head",
+    cam_layer="backbone.Mixed_7c",  # the last conv is one branch of Mixed_7c; the block output concatenates all four
+    weights_prefix="backbone.",
 )
 def inception_v3(inputs: ModelInputs) -> nn.Module:
     return report_003_model("inception_v3", inputs)

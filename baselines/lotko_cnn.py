@@ -70,6 +70,9 @@ class LotkoCNN(nn.Module):
     "dropout 0.3, softmax output; 64x64 grayscale. Seed report 000.",
     # the report fixes Adam 1e-3 and batch 32 without a search: a decade and a factor 2 either side
     search_space={"lr": ("loguniform", 1e-4, 1e-2), "batch_size": ("choice", [16, 32, 64])},
+    classifier="head",
+    cam_layer="features.2.0",
+    weights_prefix="",
 )
 def lotko_cnn(inputs: ModelInputs) -> nn.Module:
     return LotkoCNN(inputs.in_chans, inputs.num_outputs, inputs.image_size)

@@ -17,8 +17,8 @@ from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
 from benchmark.models import ModelInputs, register_model
+from benchmark.models.io import normalise
 from benchmark.recipe import Recipe
-from benchmark.training.loop import normalise
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,9 @@ def pretrain_denoising_autoencoder(
     "with 3 outputs as in the report's summary. Recipe: Adam (Keras default 1e-3: the report names no rate), "
     "balanced class weights, 10 epochs, batch 16, no augmentation. The report keeps the 10th epoch's model; here "
     "the loop keeps the best validation-loss epoch. Seed report 001 (its better, second model).",
+    classifier="head",
+    cam_layer="features.2.0",
+    weights_prefix="",
 )
 def matthews_cnn(inputs: ModelInputs) -> nn.Module:
     return MatthewsCNN(inputs.in_chans, inputs.num_outputs, inputs.image_size)
@@ -150,6 +153,9 @@ def matthews_cnn(inputs: ModelInputs) -> nn.Module:
     f"extraction and denoising'; chosen here: Gaussian noise (std {AE_NOISE_STD} on [0, 1] pixels), a decoder of "
     f"three nearest-neighbour x2 upsamplings with 3x3 convs (128->64->32->channels), MSE, Adam {AE_LR}, "
     f"{AE_EPOCHS} epochs at the recipe's batch size; the decoder is discarded. Seed report 001.",
+    classifier="head",
+    cam_layer="features.2.0",
+    weights_prefix="",
 )
 def matthews_cnn_ae(inputs: ModelInputs) -> nn.Module:
     return MatthewsCNN(inputs.in_chans, inputs.num_outputs, inputs.image_size)

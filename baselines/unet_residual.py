@@ -94,6 +94,9 @@ class ResidualUNetClassifier(nn.Module):
     "task's native size), batch 32 (Keras' default), keep the best validation-loss epoch and stop after 5 epochs "
     "without improvement (the report cites Prechelt's early stopping; its Table 1 ends at epoch 17 of 100). "
     "The report's dataset rebalancing by resampling is not reproduced.",
+    classifier="head",
+    cam_layer="unet",  # its 64-channel full-resolution output (a residual unit's sum) is what the head pools
+    weights_prefix="unet.",  # a MONAI UNet state dict (or the whole model's)
 )
 def unet_residual(inputs: ModelInputs) -> nn.Module:
     return ResidualUNetClassifier(inputs.in_chans, inputs.num_outputs)

@@ -32,6 +32,9 @@ VGG16_RECIPE = dataclasses.replace(
     "pipeline and schedule): 224x224 grayscale (in_chans 1), samplewise normalisation, rotation 3 deg, shifts "
     "0.1/0.05, zoom 0.15, horizontal flip, reflect fill, Adam 2e-6 -> 1e-4 over 8 epochs then x0.8 per epoch, "
     "batch 32, 100 epochs, early stopping after 5. 134.3 M parameters with 15 outputs.",
+    classifier="head.fc",
+    cam_layer="features.28",  # the last 3x3 conv; timm's 7x7 and 1x1 "fc" convs of pre_logits follow it
+    weights_prefix="",
 )
 def vgg16(inputs: ModelInputs) -> nn.Module:
     return timm.create_model("vgg16", pretrained=False, num_classes=inputs.num_outputs, in_chans=inputs.in_chans)

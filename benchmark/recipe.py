@@ -75,7 +75,6 @@ class Recipe:
     early_stopping_patience: int | None = None
     select_on: SelectOn = "val_loss"
     pretrained_weights: str | None = None
-    target_sensitivity: float = 0.95  # for tasks whose threshold rule is target_sensitivity
     notes: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:

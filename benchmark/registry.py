@@ -2,7 +2,9 @@
 
 Registering a name twice raises; looking up an unknown name raises with the nearest
 registered names. Third-party entries can come from a Python entry-point group: they are
-listed by name without importing anything and loaded only when asked for.
+listed by name without importing anything and loaded only when asked for. A registry whose
+items register themselves on import can be given ``locate(name)``, which imports only what
+registers ``name``, so that looking up one item does not import all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Registry(Generic[T]):
         entry_point_group: str | None = None,
         populate: Callable[[], None] | None = None,
         coerce: Callable[[str, object], T] | None = None,
+        locate: Callable[[str], None] | None = None,
     ) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
@@ -34,6 +37,7 @@ class Registry(Generic[T]):
         self._populated = populate is None
         self._lazy: dict[str, EntryPoint] | None = None
         self._coerce = coerce
+        self._locate = locate
 
     def register(self, name: str, item: T) -> T:
         if name in self._items or name in self._entry_points():
@@ -42,6 +46,10 @@ class Registry(Generic[T]):
         return item
 
     def get(self, name: str) -> T:
+        if name not in self._items and not self._populated and self._locate is not None:
+            self._locate(name)
+        if name in self._items:
+            return self._items[name]
         self._ensure_populated()
         if name in self._items:
             return self._items[name]

@@ -13,8 +13,8 @@ import time
 
 import torch
 
+from benchmark.models.io import default_device
 from benchmark.models.registry import MODELS, ModelInputs
-from benchmark.training.loop import default_device
 
 DEFAULT_SIZE = 224  # for recipes that take the task's size
 

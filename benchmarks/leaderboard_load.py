@@ -22,7 +22,6 @@ Goal: first paint (1) <= 3 s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -40,6 +39,7 @@ from playwright.sync_api import Browser, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmark.results.record import RECORD_FILE, RunRecord  # noqa: E402
 from tests.data.runs.make import ToyModel, toy_task, write_task_runs  # noqa: E402
 
 GOAL_S = 3.0
@@ -73,7 +73,7 @@ def build(results: Path) -> dict[str, int]:
         task = toy_task(problem, labels, task_hash=f"{k:x}" * 64, name=name)
         ids = write_task_runs(results, task, MODELS, n_patients, rng, max_images=max_images, hour=hour)
         hour += len(ids)
-        sizes[name] = int(json.loads((results / ids[0] / "record.json").read_text())["n_test"])
+        sizes[name] = RunRecord.load(results / ids[0] / RECORD_FILE).n_test
     return sizes
 
 

@@ -33,7 +33,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark.ray.distributed import execute_on_worker, ray_session, run_distributed, sweep  # noqa: E402
+from benchmark.ray.cluster import ray_session  # noqa: E402
+from benchmark.ray.sweep import execute_on_worker, sweep  # noqa: E402
+from benchmark.ray.train import run_distributed  # noqa: E402
 from benchmark.results.store import discard  # noqa: E402
 from benchmark.training.runner import RunRequest, execute_run, publish_run  # noqa: E402
 

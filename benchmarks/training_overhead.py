@@ -26,10 +26,11 @@ import torch
 from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
+from benchmark.models.io import default_device, num_outputs, uses_cross_entropy
 from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
 from benchmark.tasks import TASKS
-from benchmark.training.loop import default_device, epoch_seed, fit, num_outputs, uses_cross_entropy
+from benchmark.training.loop import FitOptions, epoch_seed, fit
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "pneumoniamnist"
@@ -167,7 +168,7 @@ def timed_project(
     with tempfile.TemporaryDirectory(prefix="cxrbench-overhead-") as tmp:
         _sync(device)
         started = time.perf_counter()
-        result = fit(model, recipe, problem, train, val, Path(tmp) / "checkpoint.pt", seed, device)
+        result = fit(model, recipe, problem, train, val, FitOptions(Path(tmp) / "checkpoint.pt", seed, device))
         _sync(device)
         seconds = time.perf_counter() - started
     last = result.history[-1]

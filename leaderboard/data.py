@@ -13,22 +13,22 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
 from benchmark.errors import RunNotFoundError
 from benchmark.results.index import COLUMNS, INDEX_FILE
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.standings import Standings, default_task_hash, task_hashes, task_standings
-from benchmark.results.store import PREDICTIONS_FILE, RECORD_FILE, ResultsDir, resolves_inside
+from benchmark.results.store import DEFAULT_RESULTS, PREDICTIONS_FILE, ResultsDir, resolves_inside
 from leaderboard import curves, gallery, tables
 
 if TYPE_CHECKING:
     from benchmark.results.citation import Citation
 
 RESULTS_ENV = "CXRBENCH_RESULTS"
-DEFAULT_RESULTS = "results"
 Fingerprint = tuple[int, ...]
 
 
@@ -91,11 +91,11 @@ def standings(root: str, fp: Fingerprint, task: str, task_hash: str) -> Standing
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
-def record(root: str, fp: Fingerprint, run_id: str) -> dict[str, Any]:
+def record(root: str, fp: Fingerprint, run_id: str) -> RunRecord:
     return store(root).load_record(run_dir(root, run_id).name)
 
 
-def records(root: str, fp: Fingerprint, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def records(root: str, fp: Fingerprint, run_ids: Sequence[str]) -> dict[str, RunRecord]:
     return {run_id: record(root, fp, run_id) for run_id in run_ids}
 
 
@@ -105,7 +105,7 @@ def label_aurocs(root: str, fp: Fingerprint, task: str, task_hash: str) -> pd.Da
     table = standings(root, fp, task, task_hash)
     entries = table.entries
     found = records(root, fp, [i for ids in entries["run_ids"] for i in ids])
-    labels = next(iter(found.values()))["task"]["labels"]
+    labels = next(iter(found.values())).task.labels
     return tables.label_aurocs(entries, found, labels)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.results.record import RunRecord
 from benchmark.results.standings import Standings
 from benchmark.stats.render import entry_rows
 
@@ -96,7 +97,7 @@ def differences_against(pairs: pd.DataFrame, reference: str) -> pd.DataFrame:
     return table.sort_values("diff", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def label_aurocs(entries: pd.DataFrame, records: dict[str, dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
+def label_aurocs(entries: pd.DataFrame, records: dict[str, RunRecord], labels: Sequence[str]) -> pd.DataFrame:
     """Entries (rows, in table order) x labels: the mean over the entry's runs of each run's recorded
     ``auroc/<label>`` (a single-label task records only ``auroc``). NaN where no run records it."""
     table = {}
@@ -111,9 +112,9 @@ def label_aurocs(entries: pd.DataFrame, records: dict[str, dict[str, Any]], labe
     return pd.DataFrame.from_dict(table, orient="index", columns=list(labels))
 
 
-def _metric(record: dict[str, Any], keys: Sequence[str]) -> float | None:
+def _metric(record: RunRecord, keys: Sequence[str]) -> float | None:
     for key in keys:
-        value = (record.get("metrics") or {}).get(key, {}).get("value")
-        if value is not None:
-            return float(value)
+        metric = record.metrics.get(key)
+        if metric is not None:
+            return float(metric.value)
     return None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import timm
 import torch
 
 from benchmark.models.freeze import apply_stage, classifier
 from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.training.runner import RunRequest, run_benchmark
+from tests.model_checks import check_size
 
 NAMES = ["efficientnet_b0", "densenet121", "resnet50", "inception_v3"]
 
@@ -45,7 +44,8 @@ def names_trainable(model: torch.nn.Module) -> set[str]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_forward_at_recipe_size_and_parameter_counts(built, name):
+def test_forward_and_parameter_counts(built, name):
+    """Counts of the model built at its recipe size; the forward pass at the check size (tests.model_checks)."""
     model, recipe = built[name], MODELS.get(name).recipe
     backbone = sum(p.numel() for p in model.backbone.parameters())
     head = sum(p.numel() for p in model.head.parameters())
@@ -54,13 +54,16 @@ def test_forward_at_recipe_size_and_parameter_counts(built, name):
     assert sum(p.numel() for p in model.parameters()) == backbone + head
     model.eval()
     with torch.no_grad():
-        logits = model(torch.randn(2, 3, recipe.image_size, recipe.image_size))
+        size = check_size(name, recipe.image_size)
+        logits = model(torch.randn(2, 3, size, size))
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_backbone_takes_timm_imagenet_weights(built, name):
     """The backbone is timm's model without classifier: an ImageNet state dict fits all of it."""
+    import timm  # here, not at collection
+
     with torch.device("meta"):
         reference = timm.create_model(name, pretrained=False).state_dict()
     own = {k: v.shape for k, v in built[name].backbone.state_dict().items()}
@@ -69,6 +72,8 @@ def test_backbone_takes_timm_imagenet_weights(built, name):
 
 
 def test_timm_imagenet_weights_load_into_the_backbone(tmp_path):
+    import timm
+
     torch.manual_seed(1)
     imagenet = timm.create_model("efficientnet_b0", pretrained=False)  # 1000 classes, as a downloaded file
     path = tmp_path / "efficientnet_b0.pth"
@@ -145,10 +150,10 @@ def test_one_step_of_covid3_on_the_real_images(name, shared_data, tmp_path):
     run = run_benchmark(
         RunRequest(task="covid3", model=name, data_root=str(shared_data), results=tmp_path / name, overrides=overrides)
     )
-    record = json.loads((run / "record.json").read_text())
-    assert record["n_test"] == 66
-    assert record["model"]["name"] == name
-    assert record["model"]["input"]["image_size"] == MODELS.get(name).recipe.image_size
-    assert record["model"]["parameters"] == BACKBONE_PARAMETERS[name] + head_parameters(name, 3)
-    assert 0.0 <= record["metrics"]["auroc"]["value"] <= 1.0
-    assert len(record["training"]["history"]) == 1
+    record = RunRecord.load(run / RECORD_FILE)
+    assert record.n_test == 66
+    assert record.model.name == name
+    assert record.model.input.image_size == MODELS.get(name).recipe.image_size
+    assert record.model.parameters == BACKBONE_PARAMETERS[name] + head_parameters(name, 3)
+    assert 0.0 <= record.metrics["auroc"].value <= 1.0
+    assert len(record.training.history) == 1

@@ -2,12 +2,12 @@
 
 import dataclasses
 import hashlib
-import json
 
 import numpy as np
 import pytest
 
 from benchmark.errors import DataFormatError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.tasks import TASKS
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
@@ -46,11 +46,11 @@ def test_multilabel_run_on_fixture(tmp_path):
             overrides={"epochs": 1, "image_size": 32},
         )
     )
-    record = json.loads((run / "record.json").read_text())
-    assert record["n_test"] == 20
-    assert set(record["thresholds"]) == set(task.labels)
-    assert {f"auroc/{label}" for label in task.labels} <= set(record["metrics"])
-    assert "f1/hernia" in record["metrics"]
+    record = RunRecord.load(run / RECORD_FILE)
+    assert record.n_test == 20
+    assert set(record.thresholds) == set(task.labels)
+    assert {f"auroc/{label}" for label in task.labels} <= set(record.metrics)
+    assert "f1/hernia" in record.metrics
 
 
 def test_index_ids_need_the_published_file(tmp_path):

@@ -6,7 +6,6 @@ from the published sizes of CheXpert's validation set.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from benchmark.data.dataset import TaskData
 from benchmark.data.sources import SOURCES
 from benchmark.errors import ConfigError, DataFormatError, DatasetNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.tasks import TASKS, Task, task_from_dict
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
@@ -152,18 +152,18 @@ def test_one_epoch_on_fixture_evaluates_on_real_valid_images(shared_data, tmp_pa
     run_dir = run_benchmark(
         RunRequest(task=task, model="lotko_cnn", data_root=str(root), results=tmp_path / "r", overrides={"epochs": 1})
     )
-    record = json.loads((run_dir / "record.json").read_text())
+    record = RunRecord.load(run_dir / RECORD_FILE)
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     valid = _raw(real / "valid.csv").set_index("image_id")
-    assert record["n_test"] == len(valid) == 202
+    assert record.n_test == len(valid) == 202
     assert sorted(predictions["image_id"]) == sorted(valid.index)
     aligned = predictions.set_index("image_id").loc[valid.index]
     for label in LABELS:
         assert (aligned[f"true:{label}"] == valid[label]).all()
         assert aligned[f"score:{label}"].between(0, 1).all()
     assert (aligned["sex"] == valid["Sex"]).all() and (aligned["view_position"] == valid["AP/PA"]).all()
-    assert set(record["thresholds"]) == set(LABELS)
-    assert {f"auroc/{label}" for label in LABELS} <= set(record["metrics"])
+    assert set(record.thresholds) == set(LABELS)
+    assert {f"auroc/{label}" for label in LABELS} <= set(record.metrics)
 
 
 def test_u_ignore_masks_uncertain_labels_in_training_and_validation(tmp_path):
@@ -177,15 +177,15 @@ def test_u_ignore_masks_uncertain_labels_in_training_and_validation(tmp_path):
     run_dir = run_benchmark(
         RunRequest(task=task, model="lotko_cnn", data_root=str(root), results=tmp_path / "r", overrides={"epochs": 1})
     )
-    record = json.loads((run_dir / "record.json").read_text())
-    epoch = record["training"]["history"][0]
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    epoch = record.training.history[0]
     assert math.isfinite(epoch["train_loss"]) and math.isfinite(epoch["val_loss"])  # NaN targets masked
     val = pd.read_parquet(run_dir / "val_predictions.parquet")
     val_frame = frame[frame["split"] == "val"]
     assert [int(val[f"true:{label}"].isna().sum()) for label in LABELS] == [
         int(val_frame[label].isna().sum()) for label in LABELS
     ]
-    assert all(math.isfinite(t) for t in record["thresholds"].values())
+    assert all(math.isfinite(t) for t in record.thresholds.values())
 
 
 # --- where the data is, and bad input -----------------------------------------------------------------

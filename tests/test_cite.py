@@ -59,9 +59,9 @@ def test_bibtex_parses_with_cxrbench_and_the_dataset_papers(tiny_named, two_seed
     assert set(entries) == {"cxrbench", "raikokte2020covid19"}
     software = entries["cxrbench"]
     assert software.type == "software"
-    assert software.fields["version"] == record["versions"]["cxr-benchmark"]
-    assert record["git"]["commit"] and record["git"]["commit"] in software.fields["note"]
-    assert software.fields["year"] == record["created_at"][:4]
+    assert software.fields["version"] == record.versions["cxr-benchmark"]
+    assert record.git.commit and record.git.commit in software.fields["note"]
+    assert software.fields["year"] == record.created_at[:4]
     assert entries["raikokte2020covid19"].type == "misc"
 
 
@@ -81,7 +81,7 @@ def test_methods_paragraph_states_the_protocol(tiny_named, two_seeds, monkeypatc
     assert "Results are reported over 2 training seeds (0, 1); this run used seed 1." in text
     assert "95% confidence interval from a percentile bootstrap over test images (200 resamples, seed 0)" in text
     assert "Model comparisons use a paired bootstrap over patient clusters with Holm correction" in text
-    assert f"Run {run_id}" in text and record["git"]["commit"] in text
+    assert f"Run {run_id}" in text and record.git.commit in text
     assert "lotko_cnn" in text and "the test split selected nothing" in text
 
 
@@ -103,11 +103,11 @@ def test_methods_paragraph_of_a_prediction_submission_on_a_patient_clustered_tas
     )
     (run_dir,) = ResultsDir(results).run_dirs()
     record = ResultsDir(results).load_record(run_dir.name)
-    assert record["bootstrap"]["unit"] == "patient"  # the fixture's test set has patients with two images
+    assert record.bootstrap.unit == "patient"  # the fixture's test set has patients with two images
     capsys.readouterr()
     assert main(["cite", run_dir.name, "--results", str(results), "--methods"]) == 0
     text = _text(capsys.readouterr().out)
     assert "percentile bootstrap over patients (all images of a drawn patient together) (100 resamples, seed 7)" in text
     assert "chosen on validation predictions only, by the rule target sensitivity" in text
-    assert f"submitted as a predictions file (sha256 {record['submission']['sha256']})" in text
+    assert f"submitted as a predictions file (sha256 {record.submission.sha256})" in text
     assert "submission:x" in text and "Results are from one training seed (0)." in text

@@ -7,9 +7,9 @@ thread too.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,11 +32,13 @@ from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.models.search_space import validate_search_space
 from benchmark.ray.progress import SweepTable
 from benchmark.recipe import Recipe
+from benchmark.results.record import RECORD_FILE, DistributedSection, RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.tasks import TASKS
 from benchmark.training.ddp import World
 from benchmark.training.runner import RunRequest, execute_run
 from tests.conftest import cli_env
+from tests.kill import KillOnce
 
 FAST = {"epochs": 2, "image_size": 32, "batch_size": 4}  # 28 training images: 7 batches, even over 2 workers
 
@@ -67,7 +69,7 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
-    from benchmark.ray.distributed import ray_session
+    from benchmark.ray.cluster import ray_session
 
     with ray_session():
         yield
@@ -104,40 +106,13 @@ def reference(request_for):
     return get
 
 
-class KillOnce:
-    """An ``on_batch`` hook: at the start of epoch 2 of its first attempt it writes its process id and
-    waits to be killed (by :func:`kill_when_ready`); the retry finds the file and trains through."""
-
-    def __init__(self, folder: Path, ray_train: bool = False) -> None:
-        self.pid_file, self.ray_train = folder / "worker.pid", ray_train
-
-    def __call__(self, epoch: int, batch: int) -> None:
-        if (epoch, batch) != (1, 0) or self.pid_file.exists():
-            return
-        if self.ray_train:  # Ray Train registers reports asynchronously: die only once epoch 1's is committed
-            import ray.train
-
-            ray.train.get_all_reported_checkpoints(ray.train.CheckpointConsistencyMode.COMMITTED)
-        partial = self.pid_file.with_suffix(".part")
-        partial.write_text(str(os.getpid()))
-        partial.rename(self.pid_file)
-        time.sleep(600)
-
-
-def kill_when_ready(hook: KillOnce) -> threading.Thread:
-    def watch() -> None:
-        deadline = time.monotonic() + 300
-        while not hook.pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(int(hook.pid_file.read_text()), signal.SIGKILL)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
-def _records(results: Path) -> list[dict]:
+def _records(results: Path) -> list[RunRecord]:
     return ResultsDir(results).records()
+
+
+def _metrics(record: RunRecord) -> dict[str, tuple[float, float, float, int]]:
+    """Every metric as (value, ci_low, ci_high, n_degenerate): compared with NaN (undefined metric) equal to NaN."""
+    return {name: dataclasses.astuple(metric) for name, metric in record.metrics.items()}
 
 
 def _predictions(run_dir: Path) -> pd.DataFrame:
@@ -166,7 +141,7 @@ def test_ranks_share_one_permutation_batch_by_batch():
 def test_batch_size_must_split_over_the_workers(request_for):
     with pytest.raises(ConfigError, match="batch_size 4 does not split evenly over 3 workers"):
         World(0, 3).check_batch_size(4)
-    from benchmark.ray.distributed import run_distributed
+    from benchmark.ray.train import run_distributed
 
     with pytest.raises(ConfigError, match="multiple of 3"):
         run_distributed(request_for(), workers=3)
@@ -190,7 +165,7 @@ def test_search_spaces_are_checked_against_the_recipe():
 
 
 def test_search_space_becomes_tune_distributions_within_its_bounds():
-    from benchmark.ray.distributed import tune_domains
+    from benchmark.ray.tune import tune_domains
 
     domains = tune_domains(MODELS.get("resnet18").search_space)
     rng = np.random.default_rng(0)
@@ -200,7 +175,7 @@ def test_search_space_becomes_tune_distributions_within_its_bounds():
 
 
 def test_tune_needs_a_search_space(request_for):
-    from benchmark.ray.distributed import tune_run
+    from benchmark.ray.tune import tune_run
 
     with pytest.raises(ConfigError, match="declares no search_space"):
         tune_run(request_for("matthews_cnn"), samples=2)
@@ -247,41 +222,42 @@ def test_ray_flags_without_workers_are_a_typed_error(capsys):
 # --- Ray Train ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts Ray
 def test_two_workers_take_the_same_steps_as_one_process_on_the_whole_batch(ray_local, request_for, reference):
-    from benchmark.ray.distributed import run_distributed
+    from benchmark.ray.train import run_distributed
 
     run_dir = run_distributed(request_for(LINEAR, overrides={}), workers=2)
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["distributed"] == {"workers": 2, "gpus_per_worker": 0.0, "world_size": 2, "backend": "gloo"}
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.distributed == DistributedSection(workers=2, gpus_per_worker=0.0, world_size=2, backend="gloo")
     expected = reference(LINEAR)
-    history = pd.DataFrame(record["training"]["history"])
-    single = pd.DataFrame(expected.record["training"]["history"])
+    history = pd.DataFrame(record.training.history)
+    single = pd.DataFrame(expected.record.training.history)
     np.testing.assert_allclose(history[["train_loss", "val_loss"]], single[["train_loss", "val_loss"]], rtol=1e-5)
     scores = [c for c in expected.predictions if c.startswith("score:")]
     np.testing.assert_allclose(_predictions(run_dir)[scores], expected.predictions[scores], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # starts Ray
 def test_one_worker_killed_mid_run_resumes_to_the_single_process_result(ray_local, request_for, reference, tmp_path):
     """Ray Train restarts the dead worker from its last reported checkpoint; with one worker the
     data-parallel path is the plain loop, so the run equals the single-process one exactly."""
-    from benchmark.ray.distributed import run_distributed
+    from benchmark.ray.train import run_distributed
 
-    hook = KillOnce(tmp_path, ray_train=True)
-    killer = kill_when_ready(hook)
+    hook = KillOnce(tmp_path / "worker.pid", ray_train=True)  # the worker SIGKILLs itself in epoch 1
     run_dir = run_distributed(request_for(on_batch=hook), workers=1, max_failures=1)
-    killer.join(timeout=5)
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["distributed"] == {"workers": 1, "gpus_per_worker": 0.0, "world_size": 1, "backend": "gloo"}
-    assert hook.pid_file.exists() and record["training"]["resumed_from_epoch"] == 0
-    assert record["hardware"]["torch_threads"] == 1  # the reference's thread count
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.distributed == DistributedSection(workers=1, gpus_per_worker=0.0, world_size=1, backend="gloo")
+    assert hook.marker.exists() and record.training.resumed_from_epoch == 0
+    assert record.hardware.torch_threads == 1  # the reference's thread count
     expected = reference()
-    np.testing.assert_equal(record["metrics"], expected.record["metrics"])  # NaN (undefined metric) equals NaN
+    np.testing.assert_equal(_metrics(record), _metrics(expected.record))  # NaN (undefined metric) equals NaN
     pd.testing.assert_frame_equal(_predictions(run_dir), expected.predictions)
 
 
 # --- sweeps ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts Ray
 def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
     ray_local, request_for, reference, tmp_path, capsys, monkeypatch
 ):
@@ -299,57 +275,57 @@ def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
 
     threading.Thread(target=interrupt_after_first_run, daemon=True).start()
     assert main(args) == 130, capsys.readouterr().err[-3000:]
-    first = {r["run_id"] for r in _records(results)}
+    first = {r.run_id for r in _records(results)}
     assert 1 <= len(first) < 4
     assert main(args) == 0, capsys.readouterr().err[-3000:]
     records = _records(results)
-    runs = sorted((r["model"]["name"], r["seed"]) for r in records)
+    runs = sorted((r.model.name, r.seed) for r in records)
     assert runs == [("lotko_cnn", 0), ("lotko_cnn", 1), ("resnet18", 0), ("resnet18", 1)]
-    assert first <= {r["run_id"] for r in records}  # recorded runs were skipped, not run again
+    assert first <= {r.run_id for r in records}  # recorded runs were skipped, not run again
     for seed in (0, 1):
-        (lotko,) = (r for r in records if r["model"]["name"] == "lotko_cnn" and r["seed"] == seed)
-        np.testing.assert_equal(lotko["metrics"], reference(seed=seed).record["metrics"])
+        (lotko,) = (r for r in records if r.model.name == "lotko_cnn" and r.seed == seed)
+        np.testing.assert_equal(_metrics(lotko), _metrics(reference(seed=seed).record))
     assert main(args) == 0 and len(_records(results)) == 4  # a finished sweep runs nothing
 
 
+@pytest.mark.slow  # starts Ray
 def test_sweep_with_a_killed_worker_records_each_run_once(ray_local, request_for, reference, tmp_path):
-    from benchmark.ray.distributed import sweep
+    from benchmark.ray.sweep import sweep
 
-    hook = KillOnce(tmp_path)
+    hook = KillOnce(tmp_path / "worker.pid")  # the worker SIGKILLs itself in epoch 1 of seed 1's first attempt
     results = tmp_path / "results"
     requests = [request_for(seed=0), request_for(seed=1, on_batch=hook)]
-    killer = kill_when_ready(hook)
     sweep(requests, results, max_retries=2, stream=io.StringIO())
-    killer.join(timeout=5)
-    records = {r["seed"]: r for r in _records(results)}
-    assert hook.pid_file.exists() and sorted(records) == [0, 1] and len(ResultsDir(results).run_dirs()) == 2
-    assert records[1]["training"]["resumed_from_epoch"] == 0  # Ray's retry continued from the checkpoint
+    records = {r.seed: r for r in _records(results)}
+    assert hook.marker.exists() and sorted(records) == [0, 1] and len(ResultsDir(results).run_dirs()) == 2
+    assert records[1].training.resumed_from_epoch == 0  # Ray's retry continued from the checkpoint
     for seed, record in records.items():
-        np.testing.assert_equal(record["metrics"], reference(seed=seed).record["metrics"])
-    killed = ResultsDir(results).find(records[1]["run_id"])
+        np.testing.assert_equal(_metrics(record), _metrics(reference(seed=seed).record))
+    killed = ResultsDir(results).find(records[1].run_id)
     pd.testing.assert_frame_equal(_predictions(killed), reference(seed=1).predictions)
 
 
 # --- tuning ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts Ray
 def test_tune_selects_on_validation_and_records_the_best_configuration(ray_local, request_for):
-    from benchmark.ray.distributed import tune_run
+    from benchmark.ray.tune import tune_run
 
     overrides = {"epochs": 3, "image_size": 32}
     run_dir = tune_run(request_for(overrides=overrides), samples=4, scheduler="asha")
-    record = json.loads((run_dir / "record.json").read_text())
-    tuning = record["tuning"]
-    assert (tuning["samples"], tuning["scheduler"], tuning["metric"], tuning["mode"]) == (4, "asha", "val_loss", "min")
-    trials = tuning["trials"]
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    tuning = record.tuning
+    assert (tuning.samples, tuning.scheduler, tuning.metric, tuning.mode) == (4, "asha", "val_loss", "min")
+    trials = tuning.trials
     assert len(trials) == 4 and len({json.dumps(t["config"], sort_keys=True) for t in trials}) == 4
     for trial in trials:
         assert 1e-4 <= trial["config"]["lr"] <= 1e-2 and trial["config"]["batch_size"] in (16, 32, 64)
         assert 1 <= trial["epochs"] <= 3 and trial["error"] is None
     best = min(trials, key=lambda t: t["best_val_loss"])
-    assert tuning["best_config"] == best["config"]
-    assert record["overrides"] == {**overrides, **best["config"]}
-    assert {k: record["recipe"][k] for k in best["config"]} == best["config"]
+    assert tuning.best_config == best["config"]
+    assert record.overrides == {**overrides, **best["config"]}
+    assert {k: record.recipe[k] for k in best["config"]} == best["config"]
     # the final run retrains the best configuration from the same seed: the trial's validation scores recur
-    history = record["training"]["history"][: best["epochs"]]
+    history = record.training.history[: best["epochs"]]
     assert min(row["val_loss"] for row in history) == best["best_val_loss"]

@@ -10,14 +10,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmark.cli import main
 from benchmark.errors import RecordError
-from benchmark.results.index import INDEX_FILE, RunIndex
+from benchmark.results.index import INDEX_FILE, RunFilter, RunIndex
 from benchmark.results.store import RECORD_FILE, ResultsDir
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import REPO, cli_env
+from tests.data.runs.make import fixture_record, make_predictions, toy_task
 
 FAST = {"epochs": 1, "image_size": 32}
 
@@ -46,7 +48,7 @@ def _rows(results: Path) -> list[tuple]:
 
 
 def test_publishing_lists_each_run_with_the_fields_of_its_record(two_seeds, tiny_covid_task):
-    records = {r["run_id"]: r for r in ResultsDir(two_seeds).records()}
+    records = {r.run_id: r for r in ResultsDir(two_seeds).records()}
     assert len(records) == 2
     with sqlite3.connect(two_seeds / INDEX_FILE) as conn:
         conn.row_factory = sqlite3.Row
@@ -55,18 +57,18 @@ def test_publishing_lists_each_run_with_the_fields_of_its_record(two_seeds, tiny
     assert rows.keys() == records.keys()
     for run_id, row in rows.items():
         record = records[run_id]
-        auroc = record["metrics"]["auroc"]
+        auroc = record.metrics["auroc"]
         assert row["task_name"] == tiny_covid_task.name and row["task_hash"] == tiny_covid_task.task_hash
         assert row["split_sha256"] == tiny_covid_task.split_sha256 and row["task_version"] == 1
         assert row["model_name"] == "lotko_cnn" and row["origin"] == "baseline"
-        assert row["source_hash"] == record["model"]["source_hash"]
-        assert row["parameters"] == record["model"]["parameters"]
-        assert (row["seed"], row["run_key"], row["n_test"]) == (record["seed"], record["run_key"], 12)
+        assert row["source_hash"] == record.model.source_hash
+        assert row["parameters"] == record.model.parameters
+        assert (row["seed"], row["run_key"], row["n_test"]) == (record.seed, record.run_key, 12)
         assert row["primary_metric"] == "auroc"
         assert (row["primary_value"], row["primary_ci_low"], row["primary_ci_high"]) == (
-            auroc["value"],
-            auroc["ci_low"],
-            auroc["ci_high"],
+            auroc.value,
+            auroc.ci_low,
+            auroc.ci_high,
         )
         assert row["path"] == run_id and (two_seeds / row["path"] / RECORD_FILE).is_file()
         assert row["submission_name"] is None
@@ -74,17 +76,17 @@ def test_publishing_lists_each_run_with_the_fields_of_its_record(two_seeds, tiny
 
 def test_queries_filter_by_task_model_origin_and_run_key(two_seeds, tiny_covid_task):
     results = ResultsDir(two_seeds)
-    records = sorted(results.records(), key=lambda r: r["created_at"])
-    assert [r.run_id for r in results.query()] == [r["run_id"] for r in records]
-    assert len(results.query(task=tiny_covid_task.name, model="lotko_cnn", origin="baseline")) == 2
-    assert len(results.query(task_hash=tiny_covid_task.task_hash)) == 2
-    assert results.query(task="nih14") == [] and results.query(origin="submission") == []
-    assert results.query(model="resnet18") == []
+    records = sorted(results.records(), key=lambda r: r.created_at)
+    assert [r.run_id for r in results.query()] == [r.run_id for r in records]
+    assert len(results.query(RunFilter(task=tiny_covid_task.name, model="lotko_cnn", origin="baseline"))) == 2
+    assert len(results.query(RunFilter(task_hash=tiny_covid_task.task_hash))) == 2
+    assert results.query(RunFilter(task="nih14")) == [] and results.query(RunFilter(origin="submission")) == []
+    assert results.query(RunFilter(model="resnet18")) == []
     for record in records:
-        found = results.find_by_run_key(record["run_key"])
-        assert [r.run_id for r in found] == [record["run_id"]]
+        found = results.find_by_run_key(record.run_key)
+        assert [r.run_id for r in found] == [record.run_id]
     assert results.find_by_run_key("0" * 20) == []
-    (entry,) = results.entries(task=tiny_covid_task.name)
+    (entry,) = results.entries(RunFilter(task=tiny_covid_task.name))
     assert entry.seeds == (0, 1) and not entry.ranked  # seeds of one entry; fewer than 3: unranked
 
 
@@ -122,8 +124,8 @@ def test_runs_command_filters(two_seeds, tiny_covid_task, capsys):
     assert main(["runs", "--results", results, "--model", "resnet18"]) == 0
     assert "no matching runs" in capsys.readouterr().out
     record = ResultsDir(two_seeds).records()[1]
-    assert main(["runs", "--results", results, "--run-key", record["run_key"], "--json"]) == 0
-    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [record["run_id"]]
+    assert main(["runs", "--results", results, "--run-key", record.run_key, "--json"]) == 0
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [record.run_id]
 
 
 def test_damaged_record_is_named_in_a_typed_error(two_seeds, tmp_path):
@@ -139,26 +141,24 @@ def test_damaged_record_is_named_in_a_typed_error(two_seeds, tmp_path):
 
 _WRITER = textwrap.dedent(
     """
+    import dataclasses
     import sys
     from pathlib import Path
-    from benchmark.results.store import RECORD_FILE, ResultsDir, write_json
+    from benchmark.results.record import RECORD_FILE, RunRecord
+    from benchmark.results.store import ResultsDir
 
-    root, worker, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    root, worker, count, template = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
     results = ResultsDir(root)
+    base = RunRecord.load(template)
     for i in range(count):
         if worker < 0:
             results.rebuild_index()
             continue
         run_id = f"20250101T000000Z-t-m-s{i}-w{worker:02d}r{i:03d}"
-        record = {
-            "run_id": run_id, "created_at": f"2025-01-01T00:00:{i:02d}", "origin": "baseline", "seed": i,
-            "run_key": f"key-{worker}-{i}", "n_test": 10, "recipe": {"epochs": 1},
-            "task": {"name": "t", "version": 1, "hash": "h", "split_sha256": "s", "primary_metric": "auroc"},
-            "model": {"name": "m", "family": "f", "source_hash": "c", "parameters": 1},
-            "metrics": {"auroc": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}},
-        }
+        created_at, run_key = f"2025-01-01T00:00:{i:02d}", f"key-{worker}-{i}"
+        record = dataclasses.replace(base, run_id=run_id, created_at=created_at, seed=i, run_key=run_key)
         staging = results.staging_dir(run_id)
-        write_json(staging / RECORD_FILE, record)
+        record.write(staging / RECORD_FILE)
         results.publish(staging, record)
     """
 )
@@ -167,10 +167,17 @@ _WRITER = textwrap.dedent(
 def test_index_survives_many_writers_and_concurrent_rebuilds(tmp_path):
     """6 processes publish 25 runs each while 2 others rebuild the index over and over."""
     root = tmp_path / "results"
+    template = tmp_path / "template.json"
+    predictions = make_predictions(
+        np.array(["p0", "p1"]), np.array([[0.0], [1.0]]), ("pneumonia",), np.array([[0.2], [0.8]])
+    )
+    fixture_record("template", predictions, toy_task(name="t"), "m", 0).write(template)
     env = {"PYTHONPATH": str(REPO)}
     jobs = [(w, 25) for w in range(6)] + [(-1, 10), (-2, 10)]
     processes = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(root), str(w), str(n)], env=env, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), str(w), str(n), str(template)], env=env, stderr=subprocess.PIPE
+        )
         for w, n in jobs
     ]
     errors = [p.communicate()[1].decode() for p in processes]
@@ -186,6 +193,7 @@ def test_index_survives_many_writers_and_concurrent_rebuilds(tmp_path):
     assert _rows(root) == before
 
 
+@pytest.mark.slow  # twelve `benchmark run` processes
 @pytest.mark.parametrize("repetition", range(3))
 def test_parallel_benchmark_runs_each_appear_once(repetition, tiny_covid_task, tiny_covid_root, tmp_path):
     """Four `benchmark run` processes started at once into one results directory."""

@@ -213,7 +213,7 @@ def test_run_page_shows_the_record_its_citation_and_predictions(results, monkeyp
     assert at.title[0].value == f"Run {run_id}"
     record = ResultsDir(results).load_record(run_id)
     metrics = frame(at).set_index("metric")
-    assert metrics.loc["auroc/normal", "value"] == pytest.approx(record["metrics"]["auroc/normal"]["value"])
+    assert metrics.loc["auroc/normal", "value"] == pytest.approx(record.metrics["auroc/normal"].value)
     bibtex, methods = (c.value for c in at.code)
     assert "@software{cxrbench" in bibtex
     assert "other" in methods and OTHER in methods and "3 training seeds" in methods
@@ -365,7 +365,7 @@ for page in {PAGES[1:]!r}:
     at.run()
     assert not at.exception and not at.error, page
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("submissions", "baselines", "torch")
-             or m.startswith(("benchmark.models.registry", "benchmark.submission", "benchmark.training.loop"))))
+             or m.startswith(("benchmark.models.registry", "benchmark.submission", "benchmark.training"))))
 """
     env = {**os.environ, "PYTHONPATH": str(APP.parent.parent)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)

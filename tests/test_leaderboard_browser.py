@@ -4,7 +4,6 @@ Screenshots go to the test's temporary folder."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.results.store import ResultsDir
 from benchmark.saliency.run import SaliencyRequest, run_saliency
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import REPO
@@ -101,8 +101,8 @@ def server(real_results: Path, tmp_path: Path) -> Iterator[str]:
 def test_leaderboard_pages_in_a_real_browser(server: str, real_results: Path, tmp_path: Path):
     from playwright.sync_api import expect, sync_playwright
 
-    records = [json.loads(p.read_text()) for p in real_results.glob("*/record.json")]
-    task_hash = records[0]["task"]["hash"]
+    records = ResultsDir(real_results).records()
+    task_hash = records[0].task.hash
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -125,7 +125,7 @@ def test_leaderboard_pages_in_a_real_browser(server: str, real_results: Path, tm
             link = page.locator('a[href*="run?run="]').first
             expect(link).to_be_visible()
             run_id = link.get_attribute("href").split("run=", 1)[1]
-            assert run_id in {r["run_id"] for r in records}
+            assert run_id in {r.run_id for r in records}
             link.click()
             expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
             expect(page.get_by_text("@software{cxrbench", exact=False).first).to_be_visible()

@@ -55,7 +55,7 @@ def test_differences_are_entry_minus_reference_with_their_interval(standings):
 
 
 def test_label_aurocs_are_the_mean_of_each_runs_scikit_learn_auroc(store, standings):
-    records = {r["run_id"]: r for r in ResultsDir(store).records()}
+    records = {r.run_id: r for r in ResultsDir(store).records()}
     table = tables.label_aurocs(standings.entries, records, LABELS)
     assert table.index.tolist() == standings.entries["entry"].tolist() and table.columns.tolist() == list(LABELS)
     for entry, run_ids in zip(standings.entries["entry"], standings.entries["run_ids"], strict=True):

@@ -1,7 +1,6 @@
 """lung3_64: building the three-class 64x64 npz from real NIH images and metadata, reading it
 (with and without id arrays), bad input, and one epoch on the pinned task."""
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from PIL import Image
 
 from benchmark.data.build.lung64 import build_lung3_64
 from benchmark.errors import DataFormatError, DatasetNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.tasks import TASKS
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
@@ -28,7 +28,9 @@ def real_images(shared_data) -> dict[str, Path]:
 def built(shared_data, tmp_path_factory) -> Path:
     """The npz built from the real data, in the folder the task expects (``<root>/lung3_64/``)."""
     root = tmp_path_factory.mktemp("lung")
-    out = build_lung3_64(shared_data, shared_data / "nih14_64px", root / "lung3_64" / "lung3_64.npz")
+    out = build_lung3_64(
+        TASKS.get("lung3_64"), shared_data, shared_data / "nih14_64px", root / "lung3_64" / "lung3_64.npz"
+    )
     assert out == root / "lung3_64" / "lung3_64.npz"
     return out
 
@@ -61,7 +63,7 @@ def test_build_from_real_nih_gives_the_csvs_classes(built, shared_data, real_ima
 
 
 def test_build_is_deterministic(built, shared_data, tmp_path):
-    again = build_lung3_64(shared_data, shared_data / "nih14_64px", tmp_path / "again.npz")
+    again = build_lung3_64(TASKS.get("lung3_64"), shared_data, shared_data / "nih14_64px", tmp_path / "again.npz")
     assert again.read_bytes() == built.read_bytes()
     assert os.listdir(tmp_path) == ["again.npz"]  # no temporary file left behind
 
@@ -87,10 +89,10 @@ def test_pinned_task_on_the_built_npz_trains_one_epoch(built, tmp_path, monkeypa
             overrides={"epochs": 1},
         )
     )
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["task"]["split_sha256"] == task.split_sha256 and record["n_test"] == task.expected_counts["test"]
-    assert {f"auroc/{label}" for label in LABELS} | {"auroc", "balanced_accuracy"} <= set(record["metrics"])
-    assert np.array(record["confusion_matrix"]["matrix"]).sum() == task.expected_counts["test"]
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.task.split_sha256 == task.split_sha256 and record.n_test == task.expected_counts["test"]
+    assert {f"auroc/{label}" for label in LABELS} | {"auroc", "balanced_accuracy"} <= set(record.metrics)
+    assert np.array(record.confusion_matrix.matrix).sum() == task.expected_counts["test"]
 
 
 def _write_npz(path: Path, n: int = 60, **arrays: object) -> Path:
@@ -160,5 +162,5 @@ def test_builder_refuses_two_copies_of_one_image(shared_data, real_images, tmp_p
             (images / copy).mkdir(parents=True, exist_ok=True)
             (images / copy / name).write_bytes(real_images[name].read_bytes())
     with pytest.raises(DataFormatError, match=r"NIH image 00000\d{3}_\d{3}\.png is both"):
-        build_lung3_64(shared_data, images, tmp_path / "out.npz")
+        build_lung3_64(TASKS.get("lung3_64"), shared_data, images, tmp_path / "out.npz")
     assert not (tmp_path / "out.npz").exists()

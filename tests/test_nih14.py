@@ -3,7 +3,6 @@ list, the full-size PNG decode path, bad input, and one training epoch on a gene
 
 import csv
 import gzip
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import DataFormatError, DatasetNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.tasks import TASKS
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
@@ -193,11 +193,11 @@ def test_one_epoch_on_generated_nih(tmp_path, monkeypatch):
     run_dir = run_benchmark(
         RunRequest(task=task, model="lotko_cnn", data_root=str(folder), results=tmp_path / "r", overrides={"epochs": 1})
     )
-    record = json.loads((run_dir / "record.json").read_text())
+    record = RunRecord.load(run_dir / RECORD_FILE)
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
-    assert len(predictions) == record["n_test"] == 18
+    assert len(predictions) == record.n_test == 18
 
-    metrics = {name: value["value"] for name, value in record["metrics"].items()}
+    metrics = {name: value.value for name, value in record.metrics.items()}
     for label in LABELS:  # every label has positives and negatives among the 18 test images
         expected = roc_auc_score(predictions[f"true:{label}"], predictions[f"score:{label}"])
         assert metrics[f"auroc/{label}"] == pytest.approx(expected)
@@ -207,9 +207,9 @@ def test_one_epoch_on_generated_nih(tmp_path, monkeypatch):
 
     # thresholds were chosen on validation: each maximises F1 there (0.5 where val has one class only)
     validation = pd.read_parquet(run_dir / "val_predictions.parquet")
-    assert set(record["thresholds"]) == set(LABELS)
+    assert set(record.thresholds) == set(LABELS)
     tuned = 0
-    for label, threshold in record["thresholds"].items():
+    for label, threshold in record.thresholds.items():
         y, score = validation[f"true:{label}"].to_numpy() == 1, validation[f"score:{label}"].to_numpy()
         if y.all() or not y.any():
             assert threshold == 0.5

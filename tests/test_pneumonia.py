@@ -4,7 +4,6 @@ duplicate removal, threshold chosen on validation, end to end on the real images
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ from sklearn.metrics import recall_score
 
 from benchmark.data.dataset import TaskData
 from benchmark.errors import DataFormatError, DatasetNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.tasks import TASKS, Task
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import pinned_copy
@@ -138,20 +138,20 @@ def test_end_to_end_on_the_real_images(shared_data, listing, tmp_path, one_threa
             overrides={"epochs": 1, "image_size": 16, "batch_size": 256},  # about 5 s of training
         )
     )
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["n_test"] == 624
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.n_test == 624
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     assert sorted(predictions.image_id) == sorted(listing.loc[listing.folder == "test", "image_id"])
     assert Counter(predictions.pathogen) == {"none": 234, "bacteria": 242, "virus": 148}
-    threshold = record["thresholds"]["PNEUMONIA"]
+    threshold = record.thresholds["PNEUMONIA"]
     val = pd.read_parquet(run_dir / "val_predictions.parquet")
     assert len(val) == 522 and set(val.image_id).isdisjoint(predictions.image_id)
     sensitivity = recall_score(val["true:PNEUMONIA"], val["score:PNEUMONIA"] >= threshold)
     assert sensitivity >= 0.95
     # the test metrics use that same validation threshold
     y_test, flagged = predictions["true:PNEUMONIA"], predictions["score:PNEUMONIA"] >= threshold
-    assert record["metrics"]["sensitivity"]["value"] == pytest.approx(recall_score(y_test, flagged))
-    assert record["metrics"]["specificity"]["value"] == pytest.approx(recall_score(y_test, flagged, pos_label=0))
+    assert record.metrics["sensitivity"].value == pytest.approx(recall_score(y_test, flagged))
+    assert record.metrics["specificity"].value == pytest.approx(recall_score(y_test, flagged, pos_label=0))
 
 
 @pytest.fixture
@@ -179,9 +179,9 @@ def test_fixture_folds_official_val_into_train_and_trains(fixture_task, tmp_path
     run_dir = run_benchmark(
         RunRequest(task=task, model="lotko_cnn", data_root=str(root), results=tmp_path / "r", overrides={"epochs": 1})
     )
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["n_test"] == data.report.counts["test"] and len(record["training"]["history"]) == 1
-    assert record["task"]["split_report"]["removed_cross_split_duplicates"][0]["image_id"] == TEST_LEAK[0]
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.n_test == data.report.counts["test"] and len(record.training.history) == 1
+    assert record.task.split_report.removed_cross_split_duplicates[0]["image_id"] == TEST_LEAK[0]
 
 
 def test_unexpected_class_folder(tmp_path):

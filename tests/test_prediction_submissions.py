@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import pytest
 from sklearn import metrics as skm
 
 from benchmark.cli import main
+from benchmark.results.index import RunFilter
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.tasks import TASKS
 from tests.conftest import pinned_copy
@@ -94,26 +95,27 @@ def test_filled_template_is_scored_with_the_tasks_truth_and_evaluation(tiny, tin
     results = tmp_path / "results"
     assert submit(path, results, tiny_covid_root) == 0
     (run_dir,) = ResultsDir(results).run_dirs()
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["origin"] == "submission" and record["model"]["name"] == "submission:team_p"
-    assert record["training"] is None and record["recipe"] is None and record["weights"] is None
-    assert set(record["files"]) == {"predictions.parquet"}  # no checkpoint, no validation predictions
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.origin == "submission" and record.model.name == "submission:team_p"
+    assert record.training is None and record.recipe is None and record.weights is None
+    assert set(record.files) == {"predictions.parquet"}  # no checkpoint, no validation predictions
     assert sorted(p.name for p in run_dir.iterdir()) == ["predictions.parquet", "record.json"]
-    assert record["submission"]["kind"] == "predictions"
-    assert record["submission"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert record["task"]["hash"] == tiny.task_hash and record["n_test"] == 12
-    assert record["bootstrap"]["n_resamples"] == 200
+    assert record.submission.kind == "predictions"
+    assert record.submission.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record.task.hash == tiny.task_hash and record.n_test == 12
+    assert record.bootstrap.n_resamples == 200
     truth = frame["image_id"].str.split("/").str[1].map(LABELS.index).to_numpy()
     scores = frame[LABELS].to_numpy()
-    metrics = record["metrics"]
-    assert metrics["auroc"]["value"] == pytest.approx(skm.roc_auc_score(truth, scores, multi_class="ovr"))
-    assert metrics["accuracy"]["value"] == pytest.approx(skm.accuracy_score(truth, scores.argmax(1)))
-    assert metrics["balanced_accuracy"]["value"] == pytest.approx(skm.balanced_accuracy_score(truth, scores.argmax(1)))
-    assert record["confusion_matrix"]["matrix"] == skm.confusion_matrix(truth, scores.argmax(1)).tolist()
+    metrics = record.metrics
+    assert metrics["auroc"].value == pytest.approx(skm.roc_auc_score(truth, scores, multi_class="ovr"))
+    assert metrics["accuracy"].value == pytest.approx(skm.accuracy_score(truth, scores.argmax(1)))
+    assert metrics["balanced_accuracy"].value == pytest.approx(skm.balanced_accuracy_score(truth, scores.argmax(1)))
+    matrix = skm.confusion_matrix(truth, scores.argmax(1)).tolist()
+    assert [list(row) for row in record.confusion_matrix.matrix] == matrix
     stored = pd.read_parquet(run_dir / "predictions.parquet").set_index("image_id").loc[frame["image_id"]]
     np.testing.assert_array_equal(stored[[f"true:{c}" for c in LABELS]].to_numpy().argmax(1), truth)
     np.testing.assert_allclose(stored[[f"score:{c}" for c in LABELS]].to_numpy(), scores)
-    (indexed,) = ResultsDir(results).query(origin="submission")
+    (indexed,) = ResultsDir(results).query(RunFilter(origin="submission"))
     assert indexed.submission_name == "team_p" and indexed.source_hash is None
 
 
@@ -228,7 +230,7 @@ def test_each_seed_once_and_three_seeds_rank(tiny, tiny_covid_root, tmp_path, ca
     assert "has 2 seed(s) [0, 1]" in capsys.readouterr().out
     assert submit(paths[2], results, tiny_covid_root, "--seeds", "2") == 0
     assert "unranked" not in capsys.readouterr().out
-    (entry,) = ResultsDir(results).entries(task="tinycovid")
+    (entry,) = ResultsDir(results).entries(RunFilter(task="tinycovid"))
     assert entry.seeds == (0, 1, 2) and entry.ranked and entry.model_name == "submission:team_p"
 
 
@@ -264,17 +266,17 @@ def test_threshold_comes_from_validation_predictions_only(pneumonia, tmp_path):
         test.to_csv(tmp_path / f"test{seed}.csv", index=False)
         extra = ["--val-predictions", str(tmp_path / "val.csv")]
         assert submit(tmp_path / f"test{seed}.csv", results, root, *extra, task="tinypneumonia", name=f"t{seed}") == 0
-        (run,) = ResultsDir(results).query(model=f"submission:t{seed}")
+        (run,) = ResultsDir(results).query(RunFilter(model=f"submission:t{seed}"))
         record = ResultsDir(results).load_record(run.run_id)
-        threshold = record["thresholds"]["PNEUMONIA"]
+        threshold = record.thresholds["PNEUMONIA"]
         thresholds.append(threshold)
         truth = np.array(["/PNEUMONIA/" in i for i in test["image_id"]])
-        assert record["metrics"]["sensitivity"]["value"] == pytest.approx(
+        assert record.metrics["sensitivity"].value == pytest.approx(
             skm.recall_score(truth, test["PNEUMONIA"] >= threshold)
         )
-        assert record["metrics"]["auroc"]["value"] == pytest.approx(skm.roc_auc_score(truth, test["PNEUMONIA"]))
-        assert set(record["files"]) == {"predictions.parquet", "val_predictions.parquet"}
-        assert "validation predictions (target_sensitivity" in record["submission"]["thresholds_from"]
+        assert record.metrics["auroc"].value == pytest.approx(skm.roc_auc_score(truth, test["PNEUMONIA"]))
+        assert set(record.files) == {"predictions.parquet", "val_predictions.parquet"}
+        assert "validation predictions (target_sensitivity" in record.submission.thresholds_from
     assert thresholds[0] == thresholds[1]  # the test scores chose nothing
     positives = val.loc[val["image_id"].str.contains("/PNEUMONIA/"), "PNEUMONIA"].to_numpy()
     assert (positives >= thresholds[0]).mean() >= 0.95  # the rule: 95% sensitivity on validation ...

@@ -11,10 +11,13 @@ from torch import nn
 from benchmark.data.prepared import PreparedSplit
 from benchmark.errors import ConfigError
 from benchmark.models.freeze import apply_stage
-from benchmark.models.registry import load_pretrained
+from benchmark.models.io import normalise
+from benchmark.models.pretrained import load_pretrained
 from benchmark.recipe import Recipe
 from benchmark.training.augment import build_augmenter
-from benchmark.training.loop import TaskLoss, fit, normalise, scheduled_lr
+from benchmark.training.loop import FitOptions, fit
+from benchmark.training.losses import TaskLoss
+from benchmark.training.optim import scheduled_lr
 
 CPU = torch.device("cpu")
 
@@ -94,8 +97,7 @@ def test_stages_freeze_then_unfreeze_the_upper_part(tmp_path):
         "multiclass",
         split,
         split,
-        tmp_path / "c.pt",
-        seed=0,
+        FitOptions(tmp_path / "c.pt", seed=0),
     )
     after = model.features.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN statistics untouched

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import torch
 
 from benchmark.cli import main
 from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.results.index import RunFilter
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS
@@ -73,22 +74,22 @@ def test_seeded_cpu_run_reproduces_identical_metrics(registered, results, capsys
     store = ResultsDir(results)
     (again,) = [p for p in store.run_dirs() if p.name != original]
     before = store.load_record(original)
-    after = json.loads((again / "record.json").read_text())
-    assert after["reproduces"] == original
-    assert after["metrics"] == before["metrics"] and after["confusion_matrix"] == before["confusion_matrix"]
-    assert (after["task"]["hash"], after["model"]["source_hash"], after["recipe"], after["seed"]) == (
-        before["task"]["hash"],
-        before["model"]["source_hash"],
-        before["recipe"],
+    after = RunRecord.load(again / RECORD_FILE)
+    assert after.reproduces == original
+    assert after.metrics == before.metrics and after.confusion_matrix == before.confusion_matrix
+    assert (after.task.hash, after.model.source_hash, after.recipe, after.seed) == (
+        before.task.hash,
+        before.model.source_hash,
+        before.recipe,
         3,
     )
     pd.testing.assert_frame_equal(
         pd.read_parquet(store.find(original) / "predictions.parquet"), pd.read_parquet(again / "predictions.parquet")
     )
-    for name, metric in before["metrics"].items():  # every metric is printed with its difference
-        if metric["value"] == metric["value"]:
-            assert f"{name:<28} {metric['value']:>12.6f} {metric['value']:>12.6f}    +0.00e+00" in out
-    assert len(store.find_by_run_key(before["run_key"])) == 2  # the same inputs, twice
+    for name, metric in before.metrics.items():  # every metric is printed with its difference
+        if metric.value == metric.value:
+            assert f"{name:<28} {metric.value:>12.6f} {metric.value:>12.6f}    +0.00e+00" in out
+    assert len(store.find_by_run_key(before.run_key)) == 2  # the same inputs, twice
 
 
 def test_changed_task_is_reported_before_running_and_refused_unless_forced(registered, results, monkeypatch, capsys):
@@ -104,8 +105,23 @@ def test_changed_task_is_reported_before_running_and_refused_unless_forced(regis
     assert main(["reproduce", original, "--results", str(results), "--device", "cpu", "--force"]) == 0
     out = capsys.readouterr().out
     assert expected in out
-    (forced,) = ResultsDir(results).query(task_hash=changed.task_hash)
-    assert ResultsDir(results).load_record(forced.run_id)["bootstrap"]["n_resamples"] == 100
+    (forced,) = ResultsDir(results).query(RunFilter(task_hash=changed.task_hash))
+    assert ResultsDir(results).load_record(forced.run_id).bootstrap.n_resamples == 100
+
+
+def test_changed_model_code_names_the_changed_files(registered, results, capsys):
+    """A record of a run made before ``baselines/lotko_cnn.py`` was edited (its recorded digest differs)."""
+    original = _only_run(results)
+    store = ResultsDir(results)
+    record = store.load_record(original)
+    assert "baselines/lotko_cnn.py" in record.model.sources and "benchmark/recipe.py" in record.model.sources
+    sources = {**record.model.sources, "baselines/lotko_cnn.py": "0" * 64}
+    model = dataclasses.replace(record.model, source_hash="1" * 64, sources=sources)
+    dataclasses.replace(record, model=model).write(store.find(original) / RECORD_FILE)
+    assert main(["reproduce", original, "--results", str(results), "--device", "cpu"]) == 2
+    out = capsys.readouterr().out
+    assert f"changed: model lotko_cnn: source hash recorded {'1' * 64}, now {record.model.source_hash}" in out
+    assert "(changed: baselines/lotko_cnn.py)" in out
 
 
 def test_changed_submission_code_is_reported_without_importing_it(
@@ -128,7 +144,7 @@ def test_changed_submission_code_is_reported_without_importing_it(
     run_id = run_benchmark(request).name
     assert main(["reproduce", run_id, "--results", str(results), "--device", "cpu"]) == 0
     assert "identical: all" in capsys.readouterr().out
-    recorded_hash = ResultsDir(results).load_record(run_id)["model"]["source_hash"]
+    recorded_hash = ResultsDir(results).load_record(run_id).submission.model_sha256
     with open(folder / "model.py", "a") as handle:
         handle.write("# edited after the run\n")
     marker.unlink()
@@ -153,7 +169,7 @@ def test_changed_or_missing_initial_weights(registered, tiny_covid_root, tmp_pat
         device=torch.device("cpu"),
     )
     run_id = run_benchmark(request).name
-    recorded = ResultsDir(results).load_record(run_id)["weights"]["sha256"]
+    recorded = ResultsDir(results).load_record(run_id).weights.sha256
     torch.manual_seed(1)
     torch.save(MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 32)).state_dict(), weights)
     assert main(["reproduce", run_id, "--results", str(results), "--device", "cpu"]) == 2

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,11 @@ import pytest
 from sklearn import metrics as skm
 
 from benchmark.cli import main
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.conftest import cli_env
+from tests.kill import KILL_AT_ENV
 
 FAST = {"epochs": 3}
 
@@ -34,18 +35,18 @@ def finished_run(tiny_covid_task, tiny_covid_root, tmp_path_factory):
 
 
 def test_record_holds_what_a_citation_needs(finished_run, tiny_covid_task):
-    record = json.loads((finished_run / "record.json").read_text())
-    assert record["schema_version"] == 1
-    assert record["task"]["hash"] == tiny_covid_task.task_hash
-    assert record["task"]["split_sha256"] == tiny_covid_task.split_sha256
-    assert record["model"]["source_hash"] and record["model"]["parameters"] > 0
-    assert record["recipe"]["epochs"] == 3 and record["overrides"] == FAST
-    assert record["seed"] == 0 and record["n_test"] == 12
-    assert {"torch", "timm", "scikit-learn"} <= set(record["versions"])
-    assert "commit" in record["git"] and record["hardware"]["device"] == "cpu"
-    assert set(record["durations_s"]) == {"data", "train", "evaluate", "total"}
-    assert len(record["training"]["history"]) == 3
-    leaks = record["task"]["split_report"]["removed_cross_split_duplicates"]
+    record = RunRecord.load(finished_run / RECORD_FILE)
+    assert record.schema_version == 1
+    assert record.task.hash == tiny_covid_task.task_hash
+    assert record.task.split_sha256 == tiny_covid_task.split_sha256
+    assert record.model.source_hash and record.model.parameters > 0
+    assert record.recipe["epochs"] == 3 and record.overrides == FAST
+    assert record.seed == 0 and record.n_test == 12
+    assert {"torch", "timm", "scikit-learn"} <= set(record.versions)
+    assert "commit" in record.git.to_dict() and record.hardware.device == "cpu"
+    assert set(record.durations_s.to_dict()) == {"data", "train", "evaluate", "total"}
+    assert len(record.training.history) == 3
+    leaks = record.task.split_report.removed_cross_split_duplicates
     assert sorted(r["image_id"] for r in leaks) == sorted(
         f"train/{c}/leak-of-test-000.jpeg" for c in tiny_covid_task.labels
     )
@@ -53,23 +54,23 @@ def test_record_holds_what_a_citation_needs(finished_run, tiny_covid_task):
 
 
 def test_metrics_in_record_agree_with_sklearn_on_the_saved_predictions(finished_run, tiny_covid_task):
-    record = json.loads((finished_run / "record.json").read_text())
+    record = RunRecord.load(finished_run / RECORD_FILE)
     predictions = pd.read_parquet(finished_run / "predictions.parquet")
-    expected_ids = tiny_covid_task.load_data(record["task"]["data_root"]).frame
+    expected_ids = tiny_covid_task.load_data(record.task.data_root).frame
     test_ids = set(expected_ids.loc[expected_ids.split == "test", "image_id"])
     assert set(predictions["image_id"]) == test_ids and len(predictions) == len(test_ids)
     labels = list(tiny_covid_task.labels)
     true = predictions[[f"true:{c}" for c in labels]].to_numpy().argmax(1)
     score = predictions[[f"score:{c}" for c in labels]].to_numpy()
     np.testing.assert_allclose(score.sum(1), 1, rtol=1e-5)
-    metrics = record["metrics"]
-    assert metrics["accuracy"]["value"] == pytest.approx(skm.accuracy_score(true, score.argmax(1)))
-    assert metrics["auroc"]["value"] == pytest.approx(skm.roc_auc_score(true, score, multi_class="ovr"))
-    assert (
-        record["confusion_matrix"]["matrix"] == skm.confusion_matrix(true, score.argmax(1), labels=[0, 1, 2]).tolist()
+    metrics = record.metrics
+    assert metrics["accuracy"].value == pytest.approx(skm.accuracy_score(true, score.argmax(1)))
+    assert metrics["auroc"].value == pytest.approx(skm.roc_auc_score(true, score, multi_class="ovr"))
+    assert [list(row) for row in record.confusion_matrix.matrix] == (
+        skm.confusion_matrix(true, score.argmax(1), labels=[0, 1, 2]).tolist()
     )
     for m in metrics.values():
-        assert m["ci_low"] <= m["value"] <= m["ci_high"] or m["n_degenerate"] > 0
+        assert m.ci_low <= m.value <= m.ci_high or m.n_degenerate > 0
 
 
 def test_same_seed_same_predictions(finished_run, tiny_covid_task, tiny_covid_root, tmp_path):
@@ -92,53 +93,39 @@ def test_interrupted_run_writes_no_record_and_resume_matches_uninterrupted(
     assert ResultsDir(results).run_dirs() == []
     assert list((results / ".work").glob("*/checkpoint.pt"))
     resumed = _run(tiny_covid_task, tiny_covid_root, results, resume=True)
-    record = json.loads((resumed / "record.json").read_text())
-    assert record["training"]["resumed_from_epoch"] == 0
+    record = RunRecord.load(resumed / RECORD_FILE)
+    assert record.training.resumed_from_epoch == 0
     assert not list((results / ".work").glob("*/checkpoint.pt"))
-    reference = json.loads((finished_run / "record.json").read_text())
-    assert record["metrics"] == reference["metrics"]
+    reference = RunRecord.load(finished_run / RECORD_FILE)
+    assert record.metrics == reference.metrics
     pd.testing.assert_frame_equal(
         pd.read_parquet(resumed / "predictions.parquet"), pd.read_parquet(finished_run / "predictions.parquet")
     )
 
 
+@pytest.mark.slow  # three `benchmark run` processes
 def test_run_killed_mid_training_resumes_to_the_same_result(tiny_covid_task, tiny_covid_root, tmp_path):
+    """The run's process SIGKILLs itself mid-epoch 1 (tests.kill), after epoch 0's checkpoint."""
     env = cli_env(tmp_path / "tasks", tiny_covid_task, name="tinycovid")
-    base = [
-        sys.executable,
-        "-m",
-        "benchmark.cli",
-        "run",
-        "--task",
-        "tinycovid",
-        "--model",
-        "lotko_cnn",
-        "--data-root",
-        str(tiny_covid_root),
-        "--epochs",
-        "12",
-        "--set",
-        "image_size=128",
-        "--set",
-        "batch_size=2",
-    ]
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(
-        [*base, "--results", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    command = ["run", "--task", "tinycovid", "--model", "lotko_cnn", "--data-root", str(tiny_covid_root)]
+    command += ["--epochs", "2", "--set", "image_size=32", "--set", "batch_size=4"]  # 28 images: 7 batches an epoch
+    base = [sys.executable, "-m", "benchmark.cli", *command]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    with (tmp_path / "clean.log").open("w") as log:  # the child has its own copy of the file
+        uninterrupted = subprocess.Popen([*base, "--results", str(clean)], env=env, stdout=log, stderr=log)
+    process = subprocess.run(  # alongside the uninterrupted run
+        [sys.executable, "-m", "tests.kill", *command, "--results", str(killed)],
+        env={**env, KILL_AT_ENV: "1,3"},
+        capture_output=True,
+        text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list(killed.glob(".work/*/checkpoint.pt")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    assert ResultsDir(killed).run_dirs() == []
+    assert process.returncode == -signal.SIGKILL, f"the run was not killed: {process.stderr[-2000:]}"
+    assert ResultsDir(killed).run_dirs() == [] and list(killed.glob(".work/*/checkpoint.pt"))
     subprocess.run([*base, "--results", str(killed), "--resume"], env=env, check=True, capture_output=True)
-    clean = tmp_path / "clean"
-    subprocess.run([*base, "--results", str(clean)], env=env, check=True, capture_output=True)
+    assert uninterrupted.wait() == 0, (tmp_path / "clean.log").read_text()[-2000:]
     resumed_record = ResultsDir(killed).records()[0]
-    assert resumed_record["training"]["resumed_from_epoch"] is not None
-    assert resumed_record["metrics"] == ResultsDir(clean).records()[0]["metrics"]
+    assert resumed_record.training.resumed_from_epoch == 0
+    assert resumed_record.metrics == ResultsDir(clean).records()[0].metrics
 
 
 def test_cli_lists_and_shows(finished_run, capsys):

@@ -80,7 +80,7 @@ def test_blob_detector_points_at_the_blob_far_above_chance(blob_detector):
     x = torch.from_numpy(images)
     with torch.no_grad():
         assert (blob_detector(x).argmax(1) == 1).float().mean() > 0.9  # it does detect blobs
-    target = find_target_layer(blob_detector, "test", x[:1])
+    target = find_target_layer(blob_detector, None, x[:1])
     assert target == "5"  # the last Conv2d, whose 16 x 16 map the global pooling reads
     log_softmax = log_probabilities(cross_entropy=True)
     engine = SaliencyEngine(ClassLogits(blob_detector), f"net.{target}", log_softmax, OcclusionSettings())
@@ -138,16 +138,19 @@ def test_single_logit_binary_model_gets_both_classes():
     np.testing.assert_allclose(torch.sigmoid(out).detach().numpy(), [[1 - p, p]], rtol=1e-6)
 
 
-def test_target_layer_rule_and_family_overrides():
+def test_target_layer_rule_and_the_models_cam_layer():
     # a trailing conv on a 1 x 1 map (a VGG-style "fc" conv) is not a feature map
     trailing = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 2, 1), nn.Flatten())
-    assert find_target_layer(trailing, "any", torch.zeros(1, 1, 16, 16)) == "0"
+    assert find_target_layer(trailing, None, torch.zeros(1, 1, 16, 16)) == "0"
     lotko = MODELS.get("lotko_cnn").factory(ModelInputs(3, 1, 64))
-    assert find_target_layer(lotko, "custom_cnn", torch.zeros(1, 1, 64, 64)) == "features.2.0"
-    resnet = MODELS.get("resnet18").factory(ModelInputs(2, 1, 32))
-    assert find_target_layer(resnet, "resnet", torch.zeros(1, 1, 32, 32)) == "layer4"  # block output, not its conv
-    with pytest.raises(ConfigError, match=r"no Conv2d with a spatial output.*TARGET_LAYER_OVERRIDES"):
-        find_target_layer(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), "mlp", torch.zeros(1, 1, 2, 2))
+    assert find_target_layer(lotko, None, torch.zeros(1, 1, 64, 64)) == "features.2.0"
+    spec = MODELS.get("resnet18")
+    resnet = spec.factory(ModelInputs(2, 1, 32))
+    assert find_target_layer(resnet, spec.cam_layer, torch.zeros(1, 1, 32, 32)) == "layer4"  # block output, not conv
+    with pytest.raises(ConfigError, match=r"no submodule 'layer5', given as its cam_layer"):
+        find_target_layer(resnet, "layer5", torch.zeros(1, 1, 32, 32))
+    with pytest.raises(ConfigError, match=r"no Conv2d with a spatial output.*cam_layer"):
+        find_target_layer(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), None, torch.zeros(1, 1, 2, 2))
 
 
 def test_unknown_method_is_named():

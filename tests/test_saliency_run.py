@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import ConfigError, RunNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.saliency.cache import read_cache
 from benchmark.saliency.run import SaliencyRequest, run_saliency
 from benchmark.saliency.scoring import pointing_hit
@@ -138,8 +138,14 @@ def test_cli_errors_exit_2_with_the_error(tmp_path, capsys):
 
 def test_cli_on_a_multiclass_covid_run(tiny_covid_task, tiny_covid_root, tmp_path):
     results = tmp_path / "results"
-    run_dir = run_benchmark(
-        RunRequest(task=tiny_covid_task, model="lotko_cnn", data_root=str(tiny_covid_root), results=results)
+    run_dir = run_benchmark(  # 2 epochs, not the recipe's 100 (early stopping after 11 or more): maps need a run
+        RunRequest(
+            task=tiny_covid_task,
+            model="lotko_cnn",
+            data_root=str(tiny_covid_root),
+            results=results,
+            overrides={"epochs": 2},
+        )
     )
     command = [sys.executable, "-m", "benchmark.cli", "saliency", run_dir.name[:30], "--results", str(results)]
     command += ["--n", "4", "--methods", "gradcam", "occlusion"]
@@ -163,7 +169,7 @@ def test_cli_on_a_multiclass_covid_run(tiny_covid_task, tiny_covid_root, tmp_pat
         }
         reasons = {e["class"]: set(e["reasons"]) for e in entries}
         assert "true" in reasons[true] and "predicted" in reasons[predicted]
-    assert json.loads((run_dir / "record.json").read_text())["run_id"] == run_dir.name
+    assert RunRecord.load(run_dir / RECORD_FILE).run_id == run_dir.name
 
 
 def test_gallery_reads_the_computed_cache(nih):

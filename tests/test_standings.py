@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from benchmark.errors import RunNotFoundError
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.standings import STANDINGS_COLUMNS, task_standings
-from benchmark.results.store import RECORD_FILE, ResultsDir
+from benchmark.results.store import ResultsDir
 from tests.data.runs.make import make_predictions, patients, scores, toy_task, truth, write_run
 
 SKILL = {"strong_net": 1.8, "weak_cnn": 0.3, "solo_model": 1.0}
@@ -63,8 +65,8 @@ def test_repeated_seed_runs_are_set_aside_not_ranked_twice(store):
     root, _ = store
     standings = task_standings(root, "toy", task_hash="a" * 64, n_resamples=200)
     assert len(standings.set_aside) == 1
-    aside = json.loads((root / standings.set_aside[0] / RECORD_FILE).read_text())
-    assert aside["model"]["name"] == "weak_cnn" and aside["created_at"].startswith("2025-02")
+    aside = RunRecord.load(root / standings.set_aside[0] / RECORD_FILE)
+    assert aside.model.name == "weak_cnn" and aside.created_at.startswith("2025-02")
 
 
 def test_reproductions_are_not_counted(store, tmp_path):
@@ -75,13 +77,13 @@ def test_reproductions_are_not_counted(store, tmp_path):
         for file in path.iterdir():
             (copy / path.name / file.name).write_bytes(file.read_bytes())
     solo = next(p for p in ResultsDir(copy).run_dirs() if "solo_model" in p.name)
-    record = json.loads((solo / RECORD_FILE).read_text())
-    record.update(run_id=record["run_id"] + "-again", reproduces=record["run_id"], seed=1)
-    (copy / record["run_id"]).mkdir()
-    (copy / record["run_id"] / RECORD_FILE).write_text(json.dumps(record))
-    (copy / record["run_id"] / "predictions.parquet").write_bytes((solo / "predictions.parquet").read_bytes())
+    original = RunRecord.load(solo / RECORD_FILE)
+    record = dataclasses.replace(original, run_id=original.run_id + "-again", reproduces=original.run_id, seed=1)
+    (copy / record.run_id).mkdir()
+    record.write(copy / record.run_id / RECORD_FILE)
+    (copy / record.run_id / "predictions.parquet").write_bytes((solo / "predictions.parquet").read_bytes())
     standings = task_standings(copy, "toy", task_hash="a" * 64, n_resamples=200)
-    assert record["run_id"] in standings.set_aside
+    assert record.run_id in standings.set_aside
     assert standings.unranked["n_seeds"].tolist() == [1]
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from benchmark.errors import ReadOnlyStoreError
-from benchmark.results.index import INDEX_FILE
+from benchmark.results.index import INDEX_FILE, RunFilter
+from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.standings import task_standings
 from benchmark.results.store import ResultsDir
 from tests.data.runs.make import ToyModel, toy_task, write_task_runs
@@ -46,24 +47,24 @@ def test_read_only_queries_equal_the_index_and_touch_nothing(store):
     before = folder_state(store)
     reader, writer = ResultsDir(store, read_only=True), ResultsDir(store)
     for filters in ({}, {"task": "toy"}, {"model": "beta"}, {"task": "other", "task_hash": "d" * 64}):
-        assert _ids(reader.query(**filters)) == [r["run_id"] for r in _sorted_records(store, **filters)]
+        assert _ids(reader.query(RunFilter(**filters))) == [r.run_id for r in _sorted_records(store, **filters)]
     assert folder_state(store) == before  # the reads above created no -wal / -shm file and changed no byte
     assert reader.query() == writer.query()  # the writer's view
 
 
-def _sorted_records(root: Path, task: str | None = None, task_hash: str | None = None, model: str | None = None):
+def _sorted_records(
+    root: Path, task: str | None = None, task_hash: str | None = None, model: str | None = None
+) -> list[RunRecord]:
     """Run records read directly from record.json, filtered and ordered as the index orders them."""
-    import json
-
-    records = [json.loads(p.read_text()) for p in root.glob("*/record.json")]
+    records = [RunRecord.load(p) for p in root.glob(f"*/{RECORD_FILE}")]
     chosen = [
         r
         for r in records
-        if (task is None or r["task"]["name"] == task)
-        and (task_hash is None or r["task"]["hash"] == task_hash)
-        and (model is None or r["model"]["name"] == model)
+        if (task is None or r.task.name == task)
+        and (task_hash is None or r.task.hash == task_hash)
+        and (model is None or r.model.name == model)
     ]
-    return sorted(chosen, key=lambda r: (r["created_at"], r["run_id"]))
+    return sorted(chosen, key=lambda r: (r.created_at, r.run_id))
 
 
 @pytest.mark.parametrize("damage", ["missing", "stale", "log beside it", "not sqlite"])

@@ -4,7 +4,6 @@ when asked, and the example submission end to end on the real covid3 data."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -22,6 +21,9 @@ from sklearn import metrics as skm
 from benchmark.cli import main
 from benchmark.errors import SubmissionError
 from benchmark.models.registry import ENTRY_POINT_GROUP
+from benchmark.models.source import PROJECT_ROOT, SourceRoot, hash_sources, import_closure
+from benchmark.results.index import RunFilter
+from benchmark.results.record import RECORD_FILE, PackageInfo, RunRecord, SubmittedWeights
 from benchmark.results.store import ResultsDir
 from benchmark.submission.metadata import load_submission
 from benchmark.submission.plugin import load_plugin
@@ -80,6 +82,11 @@ def make_submission(tmp_path: Path, tasks: tuple[str, ...] | None = ("covid3",),
             spec[key] = value
     (folder / "submission.yaml").write_text(yaml.safe_dump(spec))
     return folder
+
+
+def folder_source_hash(folder: Path) -> str:
+    """The source hash of a submission's model.py: it and the folder's and project's modules it imports."""
+    return hash_sources(import_closure(folder / "model.py", (PROJECT_ROOT, SourceRoot(folder.resolve()))))
 
 
 def cli(*args: str, env: dict[str, str]) -> None:
@@ -185,7 +192,7 @@ def test_weights_hash_is_checked_before_any_code_runs(tmp_path, marker):
     (folder / "submission.yaml").write_text(yaml.safe_dump(spec))
     built, metadata = load_plugin(folder, "covid3")
     assert built.recipe.pretrained_weights == str(weights.resolve())
-    assert metadata["weights"] == {"file": "weights.pt", "sha256": actual}
+    assert metadata.weights == SubmittedWeights(file="weights.pt", sha256=actual)
 
 
 def test_model_file_problems_are_named(tmp_path, marker):
@@ -224,6 +231,7 @@ def test_rejected_submit_exits_non_zero_and_records_nothing(tmp_path, marker, ca
     assert not results.exists() and not marker.exists()
 
 
+@pytest.mark.slow  # nine `benchmark` processes
 def test_submitted_code_runs_only_on_submit_or_run(tmp_path, marker, tiny_covid_task, tiny_covid_root):
     """Listing, indexing and citing never import a submission; `benchmark submit` does."""
     env = {**cli_env(tmp_path / "tasks", tiny_covid_task, name="tinycovid"), "CXR_TEST_MARKER": str(marker)}
@@ -241,10 +249,10 @@ def test_submitted_code_runs_only_on_submit_or_run(tmp_path, marker, tiny_covid_
         cli(*command, "--results", str(results), env=env)
     assert not marker.exists()
     record = ResultsDir(results).load_record(run_id)
-    assert record["origin"] == "submission" and record["model"]["name"] == "submission:team_a"
-    assert record["model"]["source_hash"] == hashlib.sha256((folder / "model.py").read_bytes()).hexdigest()
-    assert record["submission"]["model_sha256"] == record["model"]["source_hash"]
-    assert record["submission"]["folder"] == str(folder.resolve())
+    assert record.origin == "submission" and record.model.name == "submission:team_a"
+    assert record.model.source_hash == folder_source_hash(folder)
+    assert record.submission.model_sha256 == hashlib.sha256((folder / "model.py").read_bytes()).hexdigest()
+    assert record.submission.folder == str(folder.resolve())
 
 
 def test_run_accepts_a_submission_folder(tmp_path, marker, tiny_covid_task, tiny_covid_root):
@@ -253,7 +261,7 @@ def test_run_accepts_a_submission_folder(tmp_path, marker, tiny_covid_task, tiny
     results = tmp_path / "results"
     options = ["--data-root", str(tiny_covid_root), "--results", str(results)]
     cli("run", "--task", "tinycovid", "--model", str(folder), *options, env=env)
-    (run,) = ResultsDir(results).query(origin="submission")
+    (run,) = ResultsDir(results).query(RunFilter(origin="submission"))
     assert run.model_name == "submission:team_a" and run.submission_name == "team_a"
 
 
@@ -287,7 +295,7 @@ def test_installed_package_submission_through_the_entry_point_group(
     (folder / "model.py").unlink()
     spec, metadata = load_plugin(folder, "covid3")
     assert spec.name == "submission:team_a" and spec.family == "pkg"
-    assert metadata["kind"] == "entry_point" and metadata["package"] == {"name": "team-pkg", "version": "1.2"}
+    assert metadata.kind == "entry_point" and metadata.package == PackageInfo(name="team-pkg", version="1.2")
     request = RunRequest(
         task=tiny_covid_task,
         model=spec,
@@ -296,9 +304,10 @@ def test_installed_package_submission_through_the_entry_point_group(
         origin="submission",
         extra={"submission": metadata},
     )
-    record = json.loads((run_benchmark(request) / "record.json").read_text())
-    assert record["origin"] == "submission" and record["submission"]["package"]["version"] == "1.2"
-    assert record["model"]["source_hash"] == hashlib.sha256((site / "team_pkg_model.py").read_bytes()).hexdigest()
+    record = RunRecord.load(run_benchmark(request) / RECORD_FILE)
+    assert record.origin == "submission" and record.submission.package.version == "1.2"
+    assert record.model.source_hash == spec.source_hash
+    assert "team_pkg_model.py" in [f.name for f in spec.source_files]  # its own file, named without site/
 
 
 @pytest.mark.slow
@@ -309,12 +318,12 @@ def test_example_submission_runs_end_to_end_on_real_covid3(shared_data, tmp_path
     out = capsys.readouterr().out
     assert "unranked until it has 3" in out
     (run_dir,) = ResultsDir(results).run_dirs()
-    record = json.loads((run_dir / "record.json").read_text())
-    assert record["origin"] == "submission" and record["model"]["name"] == "submission:example_tinycnn"
-    assert record["model"]["source_hash"] == hashlib.sha256((EXAMPLE / "model.py").read_bytes()).hexdigest()
-    assert record["submission"]["name"] == "example_tinycnn" and record["submission"]["licence"] == "MIT"
-    assert record["task"]["split_sha256"] == "a7af7263f8d1210c42428c6f09acc1dc8aeaf4ce0869d61e06dea11b5072ddfb"
-    assert record["recipe"]["image_size"] == 96 and record["recipe"]["epochs"] == 1 and record["n_test"] == 66
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    assert record.origin == "submission" and record.model.name == "submission:example_tinycnn"
+    assert record.model.source_hash == folder_source_hash(EXAMPLE)
+    assert record.submission.name == "example_tinycnn" and record.submission.licence == "MIT"
+    assert record.task.split_sha256 == "a7af7263f8d1210c42428c6f09acc1dc8aeaf4ce0869d61e06dea11b5072ddfb"
+    assert record.recipe["image_size"] == 96 and record.recipe["epochs"] == 1 and record.n_test == 66
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     labels = ["Covid", "Normal", "Viral Pneumonia"]
     truth = predictions["image_id"].str.split("/").str[1].map(labels.index).to_numpy()  # test/<class>/<file>
@@ -322,9 +331,9 @@ def test_example_submission_runs_end_to_end_on_real_covid3(shared_data, tmp_path
     assert sorted(predictions["image_id"]) == sorted(
         f"test/{c}/{f.name}" for c in labels for f in (shared_data / "covid19/Covid19-dataset/test" / c).iterdir()
     )
-    assert record["metrics"]["auroc"]["value"] == pytest.approx(skm.roc_auc_score(truth, score, multi_class="ovr"))
-    assert record["metrics"]["accuracy"]["value"] == pytest.approx(skm.accuracy_score(truth, score.argmax(1)))
+    assert record.metrics["auroc"].value == pytest.approx(skm.roc_auc_score(truth, score, multi_class="ovr"))
+    assert record.metrics["accuracy"].value == pytest.approx(skm.accuracy_score(truth, score.argmax(1)))
     assert np.isfinite(score).all() and (run_dir / "best_model.pt").is_file()
     assert os.path.isfile(results / "index.sqlite3")
-    (indexed,) = ResultsDir(results).query(origin="submission", task="covid3")
-    assert indexed.run_id == record["run_id"] and indexed.submission_name == "example_tinycnn"
+    (indexed,) = ResultsDir(results).query(RunFilter(origin="submission", task="covid3"))
+    assert indexed.run_id == record.run_id and indexed.submission_name == "example_tinycnn"

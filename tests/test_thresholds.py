@@ -4,6 +4,7 @@ from sklearn.metrics import f1_score, recall_score
 
 from benchmark.errors import ConfigError
 from benchmark.metrics.thresholds import choose_thresholds
+from benchmark.tasks import TASKS, task_from_dict
 
 
 def _data(n=500, seed=0):
@@ -37,3 +38,36 @@ def test_labels_without_positives_keep_half_and_nan_is_masked():
 def test_unknown_rule():
     with pytest.raises(ConfigError, match="max_f1"):
         choose_thresholds("youden", *_data())
+
+
+def _pneumonia(**changes):
+    return task_from_dict({**TASKS.get("pneumonia").__dict__, **changes}, "test")
+
+
+def test_the_task_states_its_target_and_tunes_with_it():
+    y, score = _data(seed=2)
+    task = _pneumonia(target_sensitivity=0.8)
+    assert task.tune_thresholds(y, score) == choose_thresholds("target_sensitivity", y, score, 0.8)
+    assert task.threshold_rule == "target_sensitivity, target 0.8"
+    with pytest.raises(ConfigError, match="fixed threshold"):
+        _pneumonia(threshold=0.5).tune_thresholds(y, score)
+
+
+def test_the_default_target_keeps_the_task_hash():
+    stated = _pneumonia(target_sensitivity=0.95)
+    left_out = {k: v for k, v in TASKS.get("pneumonia").__dict__.items() if k != "target_sensitivity"}
+    assert stated.task_hash == task_from_dict(left_out, "test").task_hash == TASKS.get("pneumonia").task_hash
+    assert _pneumonia(target_sensitivity=0.9).task_hash != stated.task_hash
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"target_sensitivity": 1.5}, r"in \(0, 1\]"),
+        ({"target_sensitivity": "high"}, r"in \(0, 1\]"),
+        ({"target_sensitivity": 0.9, "threshold": "max_f1"}, "read only by"),
+    ],
+)
+def test_a_wrong_target_is_refused(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        _pneumonia(**changes)

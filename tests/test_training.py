@@ -8,7 +8,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from benchmark.data.prepared import PreparedSplit
 from benchmark.models.registry import MODELS, ModelInputs
 from benchmark.recipe import Recipe
-from benchmark.training.loop import TaskLoss, class_weight_tensor, fit, predict_logits
+from benchmark.training.inference import predict_logits
+from benchmark.training.loop import FitOptions, fit
+from benchmark.training.losses import TaskLoss, class_weight_tensor
 
 
 def _split(n, seed, k=3):
@@ -27,7 +29,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     train, val = _split(48, 0), _split(24, 1)
     torch.manual_seed(0)
     model = MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 16))
-    result = fit(model, recipe, "multiclass", train, val, tmp_path / "ckpt.pt", seed=0)
+    result = fit(model, recipe, "multiclass", train, val, FitOptions(tmp_path / "ckpt.pt", seed=0))
     losses = [row["val_loss"] for row in result.history]
     assert result.stopped_early
     assert result.best_epoch == int(np.argmin(losses))
@@ -35,6 +37,26 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     loss = TaskLoss(recipe, "multiclass", train.targets, torch.device("cpu"))
     restored = float(loss(predict_logits(model, val, recipe, torch.device("cpu")), val.targets))
     assert restored == pytest.approx(losses[result.best_epoch], rel=1e-5)
+
+
+def test_resuming_a_run_that_stopped_early_gives_the_same_result(tmp_path):
+    """A retry after the run finished (a Ray task retried, `--resume` run twice) records what the run did."""
+    recipe = MODELS.get("lotko_cnn").recipe.with_overrides(
+        {"image_size": 16, "epochs": 30, "early_stopping_patience": 2, "lr": 0.01, "batch_size": 8}
+    )
+    train, val = _split(48, 0), _split(24, 1)
+    options = FitOptions(tmp_path / "ckpt.pt", seed=0)
+    torch.manual_seed(0)
+    model = MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 16))
+    first = fit(model, recipe, "multiclass", train, val, options)
+    assert first.stopped_early and len(first.history) < recipe.epochs
+    again = MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 16))
+    second = fit(again, recipe, "multiclass", train, val, FitOptions(options.checkpoint, seed=0, resume=True))
+    assert second.stopped_early
+    assert second.resumed_from_epoch == len(first.history) - 1  # the last epoch it trained, not recipe.epochs
+    assert (second.history, second.best_epoch) == (first.history, first.best_epoch)
+    for name, tensor in model.state_dict().items():  # the best epoch's weights, restored from the checkpoint
+        assert torch.equal(again.state_dict()[name], tensor)
 
 
 def test_cross_entropy_class_weights_are_sklearn_balanced():
@@ -67,6 +89,6 @@ def test_reduce_on_plateau_lowers_the_learning_rate(tmp_path):
     )
     torch.manual_seed(0)
     model = MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 16))
-    result = fit(model, recipe, "multiclass", _split(32, 0), _split(16, 1), tmp_path / "c.pt", seed=0)
+    result = fit(model, recipe, "multiclass", _split(32, 0), _split(16, 1), FitOptions(tmp_path / "c.pt", seed=0))
     rates = [row["lr"] for row in result.history]
     assert rates[0] == pytest.approx(0.01) and min(rates) < 0.01

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.results.store import DEFAULT_RESULTS
+
 
 def cite(args: argparse.Namespace) -> int:
     from benchmark.results.citation import cite_run
@@ -25,7 +27,7 @@ def cite(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("cite", help="BibTeX and a methods paragraph for a recorded run")
     parser.add_argument("run_id", help="run id (a unique prefix is enough)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--bibtex", action="store_true", help="print only the BibTeX entries")
     only.add_argument("--methods", action="store_true", help="print only the methods paragraph")

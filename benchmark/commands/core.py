@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmark.results.store import ResultsDir
+from benchmark.results.index import RunFilter
+from benchmark.results.record import RECORD_FILE, RunRecord
+from benchmark.results.store import DEFAULT_RESULTS, ResultsDir
 from benchmark.submission.metadata import METADATA_FILE
 
 
@@ -74,10 +76,10 @@ def list_models(args: argparse.Namespace) -> int:
 
 def model_card(name: str) -> str:
     """Source report, input, parameter count, the recipe and the tasks it runs on."""
+    from benchmark.models.io import num_outputs
     from benchmark.models.registry import MODELS, ModelInputs
     from benchmark.recipe import Recipe
     from benchmark.tasks import TASKS
-    from benchmark.training.loop import num_outputs
 
     spec = MODELS.get(name)
     recipe, defaults = spec.recipe, Recipe()
@@ -124,7 +126,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
     )
     parser.add_argument("--weights", help="local pretrained weights (.safetensors or .pth); default: random init")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--skip-corrupt", action="store_true", help="leave unreadable images out (recorded)")
 
 
@@ -164,13 +166,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is None:
         run_dir = run_benchmark(request)
     else:  # Ray only for this branch: the plain run starts fast
-        from benchmark.ray.distributed import ray_session, run_distributed
+        from benchmark.ray.cluster import ray_session
+        from benchmark.ray.train import run_distributed
 
         with ray_session(args.address):
             run_dir = run_distributed(request, args.workers, args.gpus_per_worker, max_failures=args.max_failures)
-    record = json.loads((run_dir / "record.json").read_text())
-    print(summary(record))
-    print(f"record: {run_dir / 'record.json'}")
+    report_run(run_dir)
     return 0
 
 
@@ -179,23 +180,33 @@ def is_submission_folder(value: str) -> bool:
     return (Path(value) / METADATA_FILE).is_file()
 
 
-def summary(record: dict) -> str:
+def summary(record: RunRecord) -> str:
     lines = [
-        f"{record['run_id']}  task {record['task']['name']} ({record['task']['hash'][:12]})  "
-        f"model {record['model']['name']}  seed {record['seed']}  n_test {record['n_test']}"
+        f"{record.run_id}  task {record.task.name} ({record.task.hash[:12]})  "
+        f"model {record.model.name}  seed {record.seed}  n_test {record.n_test}"
     ]
-    for name, m in record["metrics"].items():
+    for name, m in record.metrics.items():
         if "/" in name:
             continue
-        lines.append(f"  {name:<18} {m['value']:.4f}  95% CI [{m['ci_low']:.4f}, {m['ci_high']:.4f}]")
+        lines.append(f"  {name:<18} {m.value:.4f}  95% CI [{m.ci_low:.4f}, {m.ci_high:.4f}]")
     return "\n".join(lines)
+
+
+def report_run(run_dir: Path) -> RunRecord:
+    """Print the summary of a run just published and where its record is; returns the record."""
+    record = RunRecord.load(run_dir / RECORD_FILE)
+    print(summary(record))
+    print(f"record: {run_dir / RECORD_FILE}")
+    return record
 
 
 def list_runs(args: argparse.Namespace) -> int:
     results = ResultsDir(args.results)
-    runs = results.query(args.task, args.task_hash, args.model, args.origin, args.run_key)
+    runs = results.query(
+        RunFilter(task=args.task, task_hash=args.task_hash, model=args.model, origin=args.origin, run_key=args.run_key)
+    )
     if args.json:
-        print(json.dumps([results.load_record(r.run_id) for r in runs], indent=2, default=str))
+        print(json.dumps([results.load_record(r.run_id).to_dict() for r in runs], indent=2, default=str))
         return 0
     if not runs:
         print(f"no matching runs under {args.results}")
@@ -212,7 +223,7 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    print(json.dumps(ResultsDir(args.results).load_record(args.run_id), indent=2, sort_keys=True))
+    print(ResultsDir(args.results).load_record(args.run_id).to_json(), end="")
     return 0
 
 
@@ -245,7 +256,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_parser.set_defaults(handler=run)
 
     runs = sub.add_parser("runs", help="list recorded runs (from the results index), optionally filtered")
-    runs.add_argument("--results", type=Path, default=Path("results"))
+    runs.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     runs.add_argument("--task", help="task name")
     runs.add_argument("--task-hash", help="task hash (results from different hashes are never ranked together)")
     runs.add_argument("--model", help="model name (submissions: submission:<name>)")
@@ -255,5 +266,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     runs.set_defaults(handler=list_runs)
     show_parser = sub.add_parser("show", help="print a run record")
     show_parser.add_argument("run_id")
-    show_parser.add_argument("--results", type=Path, default=Path("results"))
+    show_parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     show_parser.set_defaults(handler=show)

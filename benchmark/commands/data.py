@@ -71,7 +71,8 @@ def data_prepare(args: argparse.Namespace) -> int:
 
 def data_build(args: argparse.Namespace) -> int:
     from benchmark.data.build.lung64 import build_lung3_64
+    from benchmark.tasks import TASKS
 
-    out = build_lung3_64(args.data_root, args.images or args.data_root, args.out)
+    out = build_lung3_64(TASKS.get(args.task), args.data_root, args.images or args.data_root, args.out)
     print(f"wrote {out}")
     return 0

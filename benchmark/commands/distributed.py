@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmark.commands.core import add_ray_arguments, add_recipe_arguments, recipe_overrides, summary
+from benchmark.commands.core import add_ray_arguments, add_recipe_arguments, recipe_overrides, report_run
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     from benchmark.models.registry import MODELS
-    from benchmark.ray.distributed import ray_session, sweep
+    from benchmark.ray.cluster import ray_session
+    from benchmark.ray.sweep import sweep
     from benchmark.tasks import TASKS
     from benchmark.training.runner import RunRequest
 
@@ -42,9 +43,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    import json
-
-    from benchmark.ray.distributed import ray_session, tune_run
+    from benchmark.ray.cluster import ray_session
+    from benchmark.ray.tune import tune_run
     from benchmark.training.runner import RunRequest
 
     request = RunRequest(
@@ -58,11 +58,9 @@ def run_tune(args: argparse.Namespace) -> int:
     )
     with ray_session(args.address):
         run_dir = tune_run(request, args.samples, args.scheduler, args.gpus_per_trial, max_failures=args.max_failures)
-    record = json.loads((run_dir / "record.json").read_text())
-    tuning = record["tuning"]
-    print(f"best of {len(tuning['trials'])} trials by {tuning['metric']}: {tuning['best_config']}")
-    print(summary(record))
-    print(f"record: {run_dir / 'record.json'}")
+    tuning = report_run(run_dir).tuning
+    assert tuning is not None  # tune_run records its search
+    print(f"best of {len(tuning.trials)} trials by {tuning.metric}: {tuning.best_config}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.commands.stats import add_comparison_options, comparison_options
+from benchmark.results.store import DEFAULT_RESULTS
 
 
 def export(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--task", required=True)
     parser.add_argument("--task-hash", help="which version of the task (default: the registered one, else the newest)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--format", choices=("csv", "markdown", "latex", "json"), default="markdown")
     parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
     add_comparison_options(parser)

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from benchmark.results.store import DEFAULT_RESULTS
+
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Starts Streamlit headless on ADDRESS:PORT and blocks until interrupted. The app only reads "
         "the results folder: rankings as `benchmark export` computes them, plots, run pages, the saliency gallery.",
     )
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default="127.0.0.1", help="interface to listen on (default: this machine only)")
     parser.set_defaults(handler=leaderboard)

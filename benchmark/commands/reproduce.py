@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from benchmark.results.store import DEFAULT_RESULTS
 
 
 def reproduce(args: argparse.Namespace) -> int:
     import torch
 
     from benchmark.errors import ReproductionError
+    from benchmark.results.record import RECORD_FILE, RunRecord
     from benchmark.results.reproduce import identical, metric_differences, plan, rescore
     from benchmark.results.store import ResultsDir
     from benchmark.training.runner import run_benchmark
@@ -19,29 +21,26 @@ def reproduce(args: argparse.Namespace) -> int:
     device = torch.device(args.device) if args.device else None
     reproduction = plan(results, args.run_id, args.data_root, args.submission, device, args.force)
     record = reproduction.record
-    print(
-        f"reproducing {record['run_id']} (task {record['task']['name']}, model {record['model']['name']}, "
-        f"seed {record['seed']})"
-    )
+    print(f"reproducing {record.run_id} (task {record.task.name}, model {record.model.name}, seed {record.seed})")
     for change in reproduction.changes:
         print(f"changed: {change}")
     if reproduction.changes and not args.force:
         raise ReproductionError(
-            f"{len(reproduction.changes)} input(s) of run {record['run_id']} changed since it was recorded (listed "
+            f"{len(reproduction.changes)} input(s) of run {record.run_id} changed since it was recorded (listed "
             "above), so a re-run would not reproduce it; restore them, or pass --force to run anyway"
         )
     if reproduction.request is None:
-        reproduced = rescore(reproduction, args.data_root)
+        reproduced = rescore(reproduction, args.data_root).metrics
         print("a prediction submission: its stored scores were scored again (nothing new recorded)")
     else:
         run_dir = run_benchmark(reproduction.request)
-        reproduced = json.loads((run_dir / "record.json").read_text())
-        print(f"record: {run_dir / 'record.json'}")
+        reproduced = RunRecord.load(run_dir / RECORD_FILE).metrics
+        print(f"record: {run_dir / RECORD_FILE}")
     print(f"{'metric':<28} {'recorded':>12} {'reproduced':>12} {'difference':>12}")
-    for name, old, new, diff in metric_differences(record["metrics"], reproduced["metrics"]):
+    for name, old, new, diff in metric_differences(record.metrics, reproduced):
         print(f"{name:<28} {old:>12.6f} {new:>12.6f} {diff:>+12.2e}")
-    if identical(record["metrics"], reproduced["metrics"]):
-        print(f"identical: all {len(record['metrics'])} metrics, their 95% CIs included")
+    if identical(record.metrics, reproduced):
+        print(f"identical: all {len(record.metrics)} metrics, their 95% CIs included")
     else:
         print("not identical: see the differences above (CPU runs with the same seed are identical)")
     return 0
@@ -50,7 +49,7 @@ def reproduce(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("reproduce", help="re-run a recorded run from its record and compare every metric")
     parser.add_argument("run_id", help="run id (a unique prefix is enough)")
-    parser.add_argument("--results", type=Path, default=Path("results"), help="where the run is and the re-run goes")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where the run is and the re-run goes")
     parser.add_argument("--data-root", help="dataset folder (default: the one recorded)")
     parser.add_argument("--submission", type=Path, help="the submission folder, if it moved since the run")
     parser.add_argument("--device", help="cpu, cuda (default: cuda when available; record identity needs cpu)")

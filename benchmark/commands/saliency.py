@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.results.store import DEFAULT_RESULTS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("saliency", help="saliency maps of a run's test images, scored against expert boxes")
     parser.add_argument("run_id", help="run id (a unique prefix is enough)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--data-root", help="dataset folder (default: the one the run recorded)")
     parser.add_argument("--methods", nargs="+", help="any of gradcam, gradcam++, occlusion (default: all three)")
     parser.add_argument("--n", type=int, default=32, help="test images to explain (boxed ones first)")

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.results.store import DEFAULT_RESULTS
+
 
 def compare_runs(args: argparse.Namespace) -> int:
     from benchmark.stats import compare, load_runs, render
+    from benchmark.tasks.registry import registered_subsets
 
-    comparison = compare(load_runs(args.results, args.run_ids), metric=args.metric, **comparison_options(args))
+    runs = load_runs(args.results, args.run_ids)
+    subsets = registered_subsets(runs[0].task_name, runs[0].task_hash)
+    comparison = compare(runs, metric=args.metric, subsets=subsets, **comparison_options(args))
     print(render(comparison, args.format, pairs=args.pairs))
     return 0
 
@@ -42,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predictions with patient-cluster bootstrap CIs and compared pairwise.",
     )
     parser.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (a unique prefix is enough)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     add_comparison_options(parser)
     parser.add_argument("--format", choices=("table", "csv", "markdown", "latex"), default="table")
     parser.add_argument("--pairs", action="store_true", help="csv/markdown/latex: the pairwise tests instead")

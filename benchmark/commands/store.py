@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.results.store import DEFAULT_RESULTS
+
 
 def index(args: argparse.Namespace) -> int:
     from benchmark.results.store import ResultsDir
@@ -24,6 +26,6 @@ def index(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("index", help="the results index: report it, or --rebuild it from the run directories")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--rebuild", action="store_true", help="recreate the index from the run directories")
     parser.set_defaults(handler=index)

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.commands.core import report_run
+from benchmark.results.store import DEFAULT_RESULTS
+
 if TYPE_CHECKING:
     from benchmark.submission.scoring import PredictionSubmission
 
@@ -59,7 +62,7 @@ def _predictions(args: argparse.Namespace) -> int:
     )
     _check_not_recorded(args.results, submission)
     run_dir = publish_run(score_submission(submission), args.results)
-    _report(run_dir)
+    report_run(run_dir)
     _warn_if_unranked(args.results, submission.task.task_hash, submission.model_name)
     return 0
 
@@ -90,7 +93,7 @@ def _plugin(args: argparse.Namespace) -> int:
             origin="submission",
             extra={"submission": metadata},
         )
-        _report(run_benchmark(request))
+        report_run(run_benchmark(request))
     _warn_if_unranked(args.results, task.task_hash, spec.name)
     return 0
 
@@ -99,40 +102,34 @@ def _check_not_recorded(results: Path, submission: PredictionSubmission) -> None
     """One predictions file counts once: the same seed, or the same file under another seed, is refused."""
     from benchmark.data.download import file_digest
     from benchmark.errors import SubmissionError
+    from benchmark.results.index import RunFilter
+    from benchmark.results.record import PredictionsSubmission
     from benchmark.results.store import ResultsDir
 
     store = ResultsDir(results)
     sha = file_digest(submission.predictions, "sha256") if submission.predictions.is_file() else None
-    for run in store.query(task_hash=submission.task.task_hash, model=submission.model_name):
-        recorded = store.load_record(run.run_id)
-        if run.seed == submission.seed or recorded["submission"].get("sha256") == sha:
+    for run in store.query(RunFilter(task_hash=submission.task.task_hash, model=submission.model_name)):
+        recorded = store.load_record(run.run_id).submission
+        recorded_sha = recorded.sha256 if isinstance(recorded, PredictionsSubmission) else None
+        if run.seed == submission.seed or recorded_sha == sha:
             raise SubmissionError(
                 f"{submission.predictions}: {submission.model_name} on task {submission.task.name} already has run "
-                f"{run.run_id} (seed {run.seed}, file sha256 {recorded['submission'].get('sha256')}); each seed is "
+                f"{run.run_id} (seed {run.seed}, file sha256 {recorded_sha}); each seed is "
                 "submitted once, from its own trained model: pass another --seeds value or another --name"
             )
 
 
 def _warn_if_unranked(results: Path, task_hash: str, model_name: str) -> None:
-    from benchmark.results.index import MIN_SEEDS_RANKED
+    from benchmark.results.entries import MIN_SEEDS_RANKED
+    from benchmark.results.index import RunFilter
     from benchmark.results.store import ResultsDir
 
-    for entry in ResultsDir(results).entries(task_hash=task_hash):
+    for entry in ResultsDir(results).entries(RunFilter(task_hash=task_hash)):
         if entry.model_name == model_name and not entry.ranked:
             print(
                 f"note: {model_name} has {len(entry.seeds)} seed(s) {list(entry.seeds)} on this task; it is listed "
                 f"but unranked until it has {MIN_SEEDS_RANKED} (submissions/README.md)"
             )
-
-
-def _report(run_dir: Path) -> None:
-    import json
-
-    from benchmark.commands.core import summary
-
-    record = json.loads((run_dir / "record.json").read_text())
-    print(summary(record))
-    print(f"record: {run_dir / 'record.json'}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -144,7 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (3 for a ranked entry)")
     parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
     )

@@ -16,22 +16,43 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from benchmark.data.images import read_image, to_array
+from benchmark.data.source import SourceIndex
 from benchmark.errors import BenchmarkError, DataFormatError
-
-if TYPE_CHECKING:
-    from benchmark.data.dataset import TaskData
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "CXRBENCH_CACHE"
 IMAGES_FILE, INDEX_FILE, META_FILE = "images.u8", "index.parquet", "meta.json"
+
+
+class CachedTask(Protocol):
+    """What the cache reads of a task: the name and hash its folder is keyed by."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def task_hash(self) -> str: ...
+
+
+class CacheSource(Protocol):
+    """What building a cache reads of a task's data (``benchmark.data.dataset.TaskData`` has these; the
+    dataset module builds on this one, so the cache names what it needs instead of importing it)."""
+
+    @property
+    def task(self) -> CachedTask: ...
+    @property
+    def root(self) -> Path: ...
+    @property
+    def index(self) -> SourceIndex: ...
+    @property
+    def frame(self) -> pd.DataFrame: ...
 
 
 def cache_root() -> Path:
@@ -60,7 +81,7 @@ class PreparedCache:
         return cls(path, meta["size"], rows, images, meta["skipped"])
 
 
-def cache_dir(data: TaskData, size: int) -> Path:
+def cache_dir(data: CacheSource, size: int) -> Path:
     """Keyed by task hash, data root and (where hashed) image content, so nothing stale is read."""
     source = hashlib.sha256(str(data.root.resolve()).encode())
     for content in data.frame["content_hash"].fillna(""):
@@ -68,7 +89,9 @@ def cache_dir(data: TaskData, size: int) -> Path:
     return cache_root() / f"{data.task.name}-{data.task.task_hash[:12]}-{source.hexdigest()[:12]}-{size}px"
 
 
-def open_or_prepare(data: TaskData, size: int, workers: int | None = None, skip_corrupt: bool = False) -> PreparedCache:
+def open_or_prepare(
+    data: CacheSource, size: int, workers: int | None = None, skip_corrupt: bool = False
+) -> PreparedCache:
     """The task's cache at ``size``, built first if it does not exist yet."""
     path = cache_dir(data, size)
     if (path / META_FILE).is_file():
@@ -76,7 +99,9 @@ def open_or_prepare(data: TaskData, size: int, workers: int | None = None, skip_
     return prepare_cache(data, size, workers, skip_corrupt)
 
 
-def prepare_cache(data: TaskData, size: int, workers: int | None = None, skip_corrupt: bool = False) -> PreparedCache:
+def prepare_cache(
+    data: CacheSource, size: int, workers: int | None = None, skip_corrupt: bool = False
+) -> PreparedCache:
     """Decode every image of the task (all cores), grayscale, resize to ``size``, and store it.
 
     Unreadable or missing images stop the build with their list, unless ``skip_corrupt``,
@@ -127,7 +152,9 @@ def prepare_cache(data: TaskData, size: int, workers: int | None = None, skip_co
     return PreparedCache.open(final)
 
 
-def _decode_all(data: TaskData, frame: pd.DataFrame, size: int, out: np.ndarray, workers: int) -> list[dict[str, Any]]:
+def _decode_all(
+    data: CacheSource, frame: pd.DataFrame, size: int, out: np.ndarray, workers: int
+) -> list[dict[str, Any]]:
     """Fill ``out`` row by row; returns the images that could not be read."""
     failures: list[dict[str, Any]] = []
     quiet = not os.isatty(2)

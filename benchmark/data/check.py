@@ -17,11 +17,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from benchmark.data.dataset import TaskData
+from benchmark.data.dataset import DataSpec, TaskData, load_data
 from benchmark.data.images import read_image
 from benchmark.data.source import SPLITS
 from benchmark.errors import BenchmarkError
-from benchmark.tasks import Task
 
 HASH_SIDE = 16  # 256-bit difference hash: 64 bits cannot tell chest X-rays apart (most differ by 3)
 NEAR_BITS = 10  # at most this many differing bits of 256 counts as near-identical
@@ -43,8 +42,10 @@ def _fingerprint_file(location: str) -> tuple[str | None, str | None, str | None
         return None, None, str(exc)
 
 
-def check_task_data(task: Task, data_root: str | os.PathLike[str] | None, workers: int | None = None) -> dict[str, Any]:
-    data = task.load_data(data_root, verify=False)
+def check_task_data(
+    task: DataSpec, data_root: str | os.PathLike[str] | None, workers: int | None = None
+) -> dict[str, Any]:
+    data = load_data(task, data_root, verify=False)
     frame = data.frame.reset_index(drop=True)
     fingerprints, missing = _fingerprints(data, frame, workers or os.cpu_count() or 1)
     frame = frame.assign(sha256=fingerprints["sha256"], dhash=fingerprints["dhash"])

@@ -1,4 +1,5 @@
-"""Models: the registry every baseline and plugin joins (the plugin API), pretrained weights, freezing.
+"""Models: the registry every baseline and plugin joins (the plugin API), pretrained weights, freezing,
+and the source files a model's hash covers.
 
 Plugins import ``ModelInputs``, ``ModelSpec`` and ``register_model`` from here.
 """

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +11,15 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
+from benchmark.models.freeze import name_classifier
+from benchmark.models.pretrained import load_pretrained
 from benchmark.models.search_space import SearchSpace, validate_search_space
+from benchmark.models.source import SourceFile, factory_file, factory_roots, hash_sources, import_closure
 from benchmark.recipe import Recipe
 from benchmark.registry import Registry
 
 if TYPE_CHECKING:
     from benchmark.data.prepared import PreparedSplit
-
-log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cxr_benchmark.models"
 
@@ -42,7 +40,22 @@ Pretrainer = Callable[[nn.Module, "PreparedSplit", Recipe, torch.device, int], N
 class ModelSpec:
     """A registered model. ``pretrain(model, train_split, recipe, device, seed)``, when given, runs
     on the training images before supervised training (e.g. a denoising autoencoder's encoder).
-    ``search_space``, when given, is what ``benchmark tune`` searches (see benchmark.models.search_space)."""
+    ``search_space``, when given, is what ``benchmark tune`` searches (see benchmark.models.search_space).
+
+    Facts of the architecture, as dotted module names of the built model (None: a plugin that does
+    not say; the framework then guesses as it always did):
+
+    - ``classifier``: the output layer(s), which always train and which pretrained weights may leave
+      fresh (guess: timm's ``get_classifier()``, else ``head``);
+    - ``cam_layer``: the feature map Grad-CAM reads, the one the global pooling reads (guess: the last
+      Conv2d with a spatial output, see benchmark.saliency.maps.find_target_layer);
+    - ``weights_prefix``: where the model holds a pretrained weights file's network, e.g. ``backbone.``
+      for a timm backbone under a wrapper ("" for the whole model; guess: see
+      benchmark.models.pretrained.GUESSED_PREFIXES).
+
+    ``source_folder``: a submission's folder, whose files count as the model's source besides the
+    project's (see ``source_files``).
+    """
 
     name: str
     factory: Callable[[ModelInputs], nn.Module]
@@ -52,67 +65,47 @@ class ModelSpec:
     source_report: str = ""
     pretrain: Pretrainer | None = None
     search_space: SearchSpace | None = None
+    classifier: str | None = None
+    cam_layer: str | None = None
+    weights_prefix: str | None = None
+    source_folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.search_space is not None:
             validate_search_space(self.search_space, self.recipe, f"model {self.name!r}")
+        for field in ("classifier", "cam_layer"):
+            if getattr(self, field) == "":
+                raise ConfigError(f"model {self.name!r}: {field} names a submodule; give its dotted name or None")
 
     @property
     def source_file(self) -> Path:
-        return Path(inspect.getsourcefile(self.factory) or "")
+        """The file that defines the factory."""
+        return factory_file(self.factory)
+
+    @property
+    def source_files(self) -> tuple[SourceFile, ...]:
+        """The factory's file and every project module it imports, transitively (benchmark.models.source)."""
+        return import_closure(self.source_file, factory_roots(self.factory, self.source_folder))
+
+    @property
+    def source_digests(self) -> dict[str, str]:
+        """sha256 of each of ``source_files`` by name: what a reproduction compares to say which file changed."""
+        return {f.name: f.sha256() for f in sorted(self.source_files, key=lambda f: f.name)}
 
     @property
     def source_hash(self) -> str:
-        """sha256 of the file that defines the factory: the model's code identity in records."""
-        return hashlib.sha256(self.source_file.read_bytes()).hexdigest()
+        """sha256 over ``source_files`` (names relative to their roots): the model's code identity in records."""
+        return hash_sources(self.source_files)
 
     def build(self, inputs: ModelInputs, recipe: Recipe | None = None) -> nn.Module:
+        """The factory's model, with its classifier named and the recipe's pretrained weights loaded."""
         model = self.factory(inputs)
+        if self.classifier is not None:
+            name_classifier(model, self.classifier)
         weights = (recipe or self.recipe).pretrained_weights
         if weights:
-            load_pretrained(model, Path(weights))
+            load_pretrained(model, Path(weights), self.weights_prefix)
         return model
-
-
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from a local ``.safetensors`` or ``.pth``/``.pt`` file (never a download)."""
-    if not path.is_file():
-        raise ConfigError(f"weights file {path} does not exist; --weights takes a local .safetensors or .pth file")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
-
-
-def load_pretrained(model: nn.Module, path: Path) -> None:
-    """Load local weights into ``model``. Only the classifier may differ (a new task has other
-    classes: it keeps its fresh init); any other tensor that is missing or has another shape is
-    an error naming the layers, since silently half-loaded weights would invalidate a result."""
-    from benchmark.models.freeze import classifier
-
-    state = read_weights(path)
-    own = model.state_dict()
-    # timm checkpoints name backbone tensors without the wrapper prefix some baselines use
-    prefix = max(("", "backbone.", "encoder."), key=lambda p: sum(p + k in own for k in state))
-    state = {prefix + k: v for k, v in state.items()}
-    head_ids = {id(p) for p in classifier(model).parameters()}
-    head_modules = {n.rsplit(".", 1)[0] + "." for n, p in model.named_parameters() if id(p) in head_ids}
-    head = {k for k in own if any(k.startswith(m) for m in head_modules)}  # parameters and buffers
-    mismatched = sorted(k for k in own if k in state and own[k].shape != state[k].shape and k not in head)
-    missing = sorted(k for k in own if k not in state and k not in head)
-    if mismatched or missing:
-        details = [f"{k}: model {tuple(own[k].shape)} vs file {tuple(state[k].shape)}" for k in mismatched[:10]]
-        raise ConfigError(
-            f"weights file {path} does not fit {type(model).__name__}: "
-            + (f"shape mismatch in {len(mismatched)} layer(s): {'; '.join(details)}. " if mismatched else "")
-            + (f"{len(missing)} layer(s) missing from the file: {', '.join(missing[:10])}. " if missing else "")
-            + "Use weights saved from the same architecture (and in_chans)"
-        )
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(usable, strict=False)
-    log.info("loaded %d tensors from %s; classifier kept fresh where shapes differ", len(usable), path)
 
 
 def _as_spec(name: str, loaded: object) -> ModelSpec:
@@ -126,10 +119,20 @@ def _as_spec(name: str, loaded: object) -> ModelSpec:
 
 
 def _import_baselines() -> None:
-    import baselines  # noqa: F401  (importing registers every baseline family)
+    import baselines
+
+    baselines.import_all()
 
 
-MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, populate=_import_baselines, coerce=_as_spec)
+def _import_baseline(name: str) -> None:
+    import baselines
+
+    baselines.import_family_of(name)
+
+
+MODELS: Registry[ModelSpec] = Registry(
+    "model", ENTRY_POINT_GROUP, populate=_import_baselines, coerce=_as_spec, locate=_import_baseline
+)
 
 
 def register_model(
@@ -140,11 +143,28 @@ def register_model(
     source_report: str = "",
     pretrain: Pretrainer | None = None,
     search_space: SearchSpace | None = None,
+    classifier: str | None = None,
+    cam_layer: str | None = None,
+    weights_prefix: str | None = None,
 ) -> Callable[[Callable[[ModelInputs], nn.Module]], Callable[[ModelInputs], nn.Module]]:
-    """Decorator for a factory: registers it under ``name`` with its recipe, card and search space."""
+    """Decorator for a factory: registers it under ``name`` with its recipe, card, search space and the
+    facts of its architecture (see ModelSpec)."""
 
     def decorate(factory: Callable[[ModelInputs], nn.Module]) -> Callable[[ModelInputs], nn.Module]:
-        MODELS.register(name, ModelSpec(name, factory, recipe, family, card, source_report, pretrain, search_space))
+        spec = ModelSpec(
+            name,
+            factory,
+            recipe,
+            family,
+            card,
+            source_report,
+            pretrain,
+            search_space,
+            classifier=classifier,
+            cam_layer=cam_layer,
+            weights_prefix=weights_prefix,
+        )
+        MODELS.register(name, spec)
         return factory
 
     return decorate

@@ -4,7 +4,7 @@ A space maps recipe fields to one distribution each::
 
     {"lr": ("loguniform", 1e-5, 1e-2), "batch_size": ("choice", [16, 32]), "focal_gamma": ("uniform", 1.0, 3.0)}
 
-``benchmark tune`` turns it into Ray Tune distributions (``benchmark.ray.distributed``); every
+``benchmark tune`` turns it into Ray Tune distributions (``benchmark.ray.tune``); every
 value a trial can draw is a valid override of the model's recipe, which is checked when the
 model registers, not when a trial starts on a cluster.
 """

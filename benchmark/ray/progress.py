@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
+
+from benchmark.results.record import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,11 @@ class _Row:
     result: str = ""
 
 
-def primary_metric(record: dict[str, Any]) -> str:
+def primary_metric(record: RunRecord) -> str:
     """``auroc 0.9812 [0.9530, 0.9990]``: the task's primary metric with its 95% CI."""
-    name = record["task"]["primary_metric"]
-    metric = record["metrics"][name]
-    return f"{name} {metric['value']:.4f} [{metric['ci_low']:.4f}, {metric['ci_high']:.4f}]"
+    name = record.task.primary_metric
+    metric = record.metrics[name]
+    return f"{name} {metric.value:.4f} [{metric.ci_low:.4f}, {metric.ci_high:.4f}]"
 
 
 class SweepTable:

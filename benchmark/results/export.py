@@ -9,9 +9,8 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import ConfigError
-from benchmark.results.index import MIN_SEEDS_RANKED
+from benchmark.results.entries import MIN_SEEDS_RANKED
 from benchmark.results.standings import STANDINGS_COLUMNS, Standings
-from benchmark.stats.correction import CORRECTION_NAMES
 from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular, markdown_table
 
 FORMATS = ("csv", "markdown", "latex", "json")
@@ -24,15 +23,11 @@ def _title(standings: Standings) -> str:
     )
 
 
-def _note(standings: Standings) -> str:
+def _note(standings: Standings, marker: str = "(*)") -> str:
     if standings.comparison is None:
         return f"No entry has {MIN_SEEDS_RANKED} seeds yet: nothing is ranked."
-    s = standings.comparison.settings
-    return (
-        f"Top group (*): not significantly different from the best ({CORRECTION_NAMES[s['correction']]}-adjusted "
-        f"p ≥ {s['alpha']:g}, paired {s['test']} test over {s['unit']}s, {s['n_resamples']} resamples). "
-        f"Entries with fewer than {MIN_SEEDS_RANKED} seeds are shown unranked."
-    )
+    unranked = f" Entries with fewer than {MIN_SEEDS_RANKED} seeds are shown unranked."
+    return standings.comparison.caption(marker) + unranked
 
 
 def _display(standings: Standings) -> pd.DataFrame:
@@ -83,7 +78,7 @@ def render_standings(standings: Standings, fmt: str) -> str:
     width = len(rows.columns) - 1
     body = latex_tabular(rows.drop(columns="top group"), bold_column=4, bold_rows=bold)
     caption = latex_escape(_title(standings))
-    note = latex_escape(_note(standings).replace("(*)", "(bold)"))
+    note = latex_escape(_note(standings, marker="(bold)"))
     return "\n".join(
         [
             body[0],

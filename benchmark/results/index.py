@@ -9,19 +9,18 @@ nor list a run twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+
+from benchmark.results.entries import entry_key
+from benchmark.results.record import RunRecord
 
 INDEX_FILE = "index.sqlite3"
 INDEX_SCHEMA = 1  # stored as PRAGMA user_version; another value means the table is recreated and refilled
-MIN_SEEDS_RANKED = 3  # an entry with fewer seeds is shown but not ranked
 BUSY_TIMEOUT_S = 120.0
 
 
@@ -52,87 +51,67 @@ class IndexedRun:
     path: str
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], path: str) -> IndexedRun:
-        task, model = record["task"], record["model"]
-        primary = task["primary_metric"]
-        metric = record["metrics"].get(primary, {})
+    def from_record(cls, record: RunRecord, path: str) -> IndexedRun:
+        primary = record.primary
         return cls(
-            run_id=record["run_id"],
-            created_at=record["created_at"],
-            origin=record["origin"],
-            task_name=task["name"],
-            task_version=int(task["version"]),
-            task_hash=task["hash"],
-            split_sha256=task["split_sha256"],
-            model_name=model["name"],
-            model_family=model.get("family"),
-            source_hash=model.get("source_hash"),
-            parameters=model.get("parameters"),
-            seed=int(record["seed"]),
-            run_key=record["run_key"],
+            run_id=record.run_id,
+            created_at=record.created_at,
+            origin=record.origin,
+            task_name=record.task.name,
+            task_version=record.task.version,
+            task_hash=record.task.hash,
+            split_sha256=record.task.split_sha256,
+            model_name=record.model.name,
+            model_family=record.model.family,
+            source_hash=record.model.source_hash,
+            parameters=record.model.parameters,
+            seed=record.seed,
+            run_key=record.run_key,
             entry_key=entry_key(record),
-            primary_metric=primary,
-            primary_value=metric.get("value"),
-            primary_ci_low=metric.get("ci_low"),
-            primary_ci_high=metric.get("ci_high"),
-            n_test=int(record["n_test"]),
-            submission_name=(record.get("submission") or {}).get("name"),
+            primary_metric=record.task.primary_metric,
+            primary_value=primary.value if primary else None,
+            primary_ci_low=primary.ci_low if primary else None,
+            primary_ci_high=primary.ci_high if primary else None,
+            n_test=record.n_test,
+            submission_name=record.submission.name if record.submission else None,
             path=path,
         )
 
 
 COLUMNS = tuple(f.name for f in fields(IndexedRun))
 _TYPES = {int: "INTEGER", float: "REAL", str: "TEXT"}
-
-
-def entry_key(record: dict[str, Any]) -> str:
-    """What makes runs seeds of one leaderboard entry: same task, model, code, recipe and initial
-    weights; only the seed differs. Derived from the record, so old records get it too."""
-    model = record["model"]
-    weights = (record.get("weights") or {}).get("sha256")
-    blob = json.dumps(
-        [record["task"]["hash"], model["name"], model.get("source_hash"), record.get("recipe"), weights],
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+_ORDER = " ORDER BY created_at, run_id"  # oldest first; ``RunFilter.select`` sorts the same way
 
 
 @dataclass(frozen=True)
-class Entry:
-    """The runs of one (task, model, code, recipe) over seeds; ranked with at least 3 seeds."""
+class RunFilter:
+    """Which runs a query returns: those matching every field given (exact match); None matches all."""
 
-    entry_key: str
-    task_name: str
-    task_hash: str
-    model_name: str
-    origin: str
-    submission_name: str | None
-    seeds: tuple[int, ...]
-    run_ids: tuple[str, ...]
+    task: str | None = field(default=None, metadata={"column": "task_name"})
+    task_hash: str | None = None
+    model: str | None = field(default=None, metadata={"column": "model_name"})
+    origin: str | None = None
+    run_key: str | None = None
+    entry_key: str | None = None
 
-    @property
-    def ranked(self) -> bool:
-        return len(self.seeds) >= MIN_SEEDS_RANKED
+    @staticmethod
+    def column_names() -> tuple[str, ...]:
+        """The index columns a query can filter on (each has an SQLite index)."""
+        return tuple(f.metadata.get("column", f.name) for f in fields(RunFilter))
+
+    def columns(self) -> dict[str, str]:
+        """The filters given, by index column."""
+        values = (getattr(self, f.name) for f in fields(self))
+        return {c: v for c, v in zip(self.column_names(), values, strict=True) if v is not None}
+
+    def select(self, runs: Iterable[IndexedRun]) -> list[IndexedRun]:
+        """``RunIndex.query`` on rows in memory: those matching every filter, oldest first."""
+        given = self.columns()
+        chosen = [run for run in runs if all(getattr(run, column) == value for column, value in given.items())]
+        return sorted(chosen, key=lambda run: (run.created_at, run.run_id))
 
 
-def group_entries(runs: Iterable[IndexedRun]) -> list[Entry]:
-    """Runs grouped by entry key, in the order of each entry's first run."""
-    groups: dict[str, list[IndexedRun]] = {}
-    for run in runs:
-        groups.setdefault(run.entry_key, []).append(run)
-    return [
-        Entry(
-            key,
-            rows[0].task_name,
-            rows[0].task_hash,
-            rows[0].model_name,
-            rows[0].origin,
-            rows[0].submission_name,
-            tuple(sorted({r.seed for r in rows})),
-            tuple(r.run_id for r in rows),
-        )
-        for key, rows in groups.items()
-    ]
+ALL_RUNS = RunFilter()
 
 
 def _column_type(name: str) -> str:
@@ -146,7 +125,6 @@ _CREATE = (
     + ", ".join(f"{c} {_column_type(c)}" + (" PRIMARY KEY" if c == "run_id" else "") for c in COLUMNS)
     + ")"
 )
-_INDEXES = ("task_name", "task_hash", "model_name", "origin", "run_key", "entry_key")
 
 
 class RunIndex:
@@ -166,7 +144,7 @@ class RunIndex:
                     if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_SCHEMA:
                         conn.execute("DROP TABLE IF EXISTS runs")
                         conn.execute(_CREATE)
-                        for column in _INDEXES:
+                        for column in RunFilter.column_names():
                             conn.execute(f"CREATE INDEX runs_{column} ON runs ({column})")
                         conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA}")
             yield conn
@@ -188,21 +166,12 @@ class RunIndex:
         with self._connection() as conn:
             return {row[0] for row in conn.execute("SELECT path FROM runs")}
 
-    def query(
-        self,
-        task: str | None = None,
-        task_hash: str | None = None,
-        model: str | None = None,
-        origin: str | None = None,
-        run_key: str | None = None,
-        entry_key: str | None = None,
-    ) -> list[IndexedRun]:
-        """Runs matching every filter given (exact match), oldest first."""
-        given = query_filters(task, task_hash, model, origin, run_key, entry_key)
-        where = " AND ".join(f"{k} = ?" for k in given) or "1"
-        sql = f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {where} ORDER BY created_at, run_id"
+    def query(self, where: RunFilter = ALL_RUNS) -> list[IndexedRun]:
+        """Runs matching every filter of ``where``, oldest first."""
+        given = where.columns()
+        sql = f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {' AND '.join(f'{k} = ?' for k in given) or '1'}"
         with self._connection() as conn:
-            return [IndexedRun(*row) for row in conn.execute(sql, tuple(given.values()))]
+            return [IndexedRun(*row) for row in conn.execute(sql + _ORDER, tuple(given.values()))]
 
     def snapshot(self) -> list[IndexedRun] | None:
         """Every row, read without writing anything: no WAL or shared-memory file is created, no lock
@@ -218,8 +187,7 @@ class RunIndex:
             with closing(sqlite3.connect(uri, uri=True)) as conn:
                 if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_SCHEMA:
                     return None
-                sql = f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY created_at, run_id"
-                return [IndexedRun(*row) for row in conn.execute(sql)]
+                return [IndexedRun(*row) for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs" + _ORDER)]
         except sqlite3.Error:
             return None
 
@@ -227,32 +195,6 @@ class RunIndex:
         """``ok`` or SQLite's description of the damage."""
         with self._connection() as conn:
             return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
-
-
-def query_filters(
-    task: str | None = None,
-    task_hash: str | None = None,
-    model: str | None = None,
-    origin: str | None = None,
-    run_key: str | None = None,
-    entry_key: str | None = None,
-) -> dict[str, str]:
-    """The filters given, by index column."""
-    filters = {
-        "task_name": task,
-        "task_hash": task_hash,
-        "model_name": model,
-        "origin": origin,
-        "run_key": run_key,
-        "entry_key": entry_key,
-    }
-    return {k: v for k, v in filters.items() if v is not None}
-
-
-def select_runs(runs: Iterable[IndexedRun], filters: dict[str, str]) -> list[IndexedRun]:
-    """``RunIndex.query`` on rows in memory: those matching every filter, oldest first."""
-    chosen = [run for run in runs if all(getattr(run, column) == value for column, value in filters.items())]
-    return sorted(chosen, key=lambda run: (run.created_at, run.run_id))
 
 
 @contextmanager

@@ -10,6 +10,9 @@ from typing import Any
 
 import torch
 
+import benchmark
+
+CHECKOUT = Path(benchmark.__file__).resolve().parent.parent  # the folder holding the benchmark package
 PACKAGES = ("cxr-benchmark", "torch", "torchvision", "timm", "numpy", "pandas", "scikit-learn", "scipy", "pillow")
 
 
@@ -25,7 +28,7 @@ def package_versions() -> dict[str, str]:
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
     """Commit of the project checkout and whether it had uncommitted changes."""
-    where = str(path or Path(__file__).resolve().parent.parent)
+    where = str(path or CHECKOUT)
     try:
         commit = subprocess.run(
             ["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True, check=True

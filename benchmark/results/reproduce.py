@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ import torch
 from benchmark.data.download import file_digest
 from benchmark.errors import ReproductionError
 from benchmark.models.registry import MODELS, ModelSpec
-from benchmark.training.runner import RunRequest
+from benchmark.results.record import Evaluation, MetricCI, PluginSubmission, PredictionsSubmission, RunRecord
 from benchmark.results.store import PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, ResultsDir
 from benchmark.submission.metadata import load_submission
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS, Task
+from benchmark.training.runner import RunRequest
 
 IGNORED_RECIPE_FIELDS = ("pretrained_weights", "notes")  # a weights path may move; its sha256 is compared instead
 
@@ -33,7 +35,7 @@ IGNORED_RECIPE_FIELDS = ("pretrained_weights", "notes")  # a weights path may mo
 class Plan:
     """What a reproduction will do, and every way its inputs differ from the record."""
 
-    record: dict[str, Any]
+    record: RunRecord
     task: Task
     changes: list[str] = field(default_factory=list)
     request: RunRequest | None = None  # None: a prediction submission, re-scored instead of re-run
@@ -52,22 +54,22 @@ def plan(
     record is not imported unless ``force``; the plan then has changes and no request."""
     run_dir = results.find(run_id)
     record = results.load_record(run_id)
-    task = TASKS.get(record["task"]["name"])
+    task = TASKS.get(record.task.name)
     result = Plan(record, task, run_dir=run_dir)
-    if task.task_hash != record["task"]["hash"]:
+    if task.task_hash != record.task.hash:
         result.changes.append(
-            f"task {task.name}: hash recorded {record['task']['hash']}, now {task.task_hash} (its task file changed: "
+            f"task {task.name}: hash recorded {record.task.hash}, now {task.task_hash} (its task file changed: "
             "split, labels, metrics, threshold or bootstrap)"
         )
-    submission = record.get("submission") or {}
-    if submission.get("kind") == "predictions":
+    submission = record.submission
+    if isinstance(submission, PredictionsSubmission):
         return result
     spec = _model(record, submission, submission_folder, result.changes, force)
     if spec is None:
         return result
-    overrides = dict(record.get("overrides") or {})
+    overrides = dict(record.overrides)
     recipe = json.loads(json.dumps(spec.recipe.with_overrides(overrides).to_dict()))  # tuples as JSON lists
-    recorded_recipe = record["recipe"]
+    recorded_recipe = record.recipe or {}
     differing = sorted(
         k
         for k in set(recipe) | set(recorded_recipe)
@@ -77,101 +79,109 @@ def plan(
         details = ", ".join(f"{k}: {recorded_recipe.get(k)!r} -> {recipe.get(k)!r}" for k in differing)
         result.changes.append(f"recipe of {spec.name} differs from the record: {details}")
     _check_weights(record, recipe.get("pretrained_weights"), result.changes)
-    extra: dict[str, Any] = {"reproduces": record["run_id"]}
+    extra: dict[str, Any] = {"reproduces": record.run_id}
     if submission:
         extra["submission"] = submission
-    split_report = record["task"].get("split_report") or {}
     result.request = RunRequest(
         task=task,
         model=spec,
-        data_root=data_root or record["task"]["data_root"],
-        seed=int(record["seed"]),
+        data_root=data_root or record.task.data_root,
+        seed=record.seed,
         overrides=overrides,
         results=results.root,
         device=device,
-        skip_corrupt=bool(split_report.get("skipped_unreadable")),
-        origin=record["origin"],
+        skip_corrupt=bool(record.task.split_report.skipped_unreadable),
+        origin=record.origin,
         extra=extra,
     )
     return result
 
 
-def rescore(result: Plan, data_root: str | None = None) -> dict[str, Any]:
+def rescore(result: Plan, data_root: str | None = None) -> Evaluation:
     """A prediction submission's stored scores scored again; returns the evaluation (nothing written)."""
     from benchmark.submission.scoring import score, scores_of
 
     assert result.run_dir is not None
     task = result.task
-    data = task.load_data(data_root or result.record["task"]["data_root"])
+    data = task.load_data(data_root or result.record.task.data_root)
     test = scores_of(pd.read_parquet(result.run_dir / PREDICTIONS_FILE), task)
     val_path = result.run_dir / VAL_PREDICTIONS_FILE
     val = scores_of(pd.read_parquet(val_path), task) if val_path.is_file() else None
-    return score(task, data, test, val).evaluation
+    return Evaluation.from_dict(score(task, data, test, val).evaluation, f"the re-scoring of {result.record.run_id}")
 
 
-def metric_differences(recorded: dict[str, Any], reproduced: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+def metric_differences(
+    recorded: Mapping[str, MetricCI], reproduced: Mapping[str, MetricCI]
+) -> list[tuple[str, float, float, float]]:
     """(metric, recorded value, reproduced value, reproduced - recorded) for every metric of either."""
     rows = []
     for name in sorted(set(recorded) | set(reproduced)):
-        old = recorded.get(name, {}).get("value", math.nan)
-        new = reproduced.get(name, {}).get("value", math.nan)
+        old = recorded[name].value if name in recorded else math.nan
+        new = reproduced[name].value if name in reproduced else math.nan
         rows.append((name, old, new, new - old))
     return rows
 
 
-def identical(recorded: dict[str, Any], reproduced: dict[str, Any]) -> bool:
+def identical(recorded: Mapping[str, MetricCI], reproduced: Mapping[str, MetricCI]) -> bool:
     """Every metric's value, CI bounds and degenerate count equal (NaN equals NaN)."""
     if set(recorded) != set(reproduced):
         return False
     for name, old in recorded.items():
-        new = reproduced[name]
-        for key in set(old) | set(new):
-            a, b = old.get(key), new.get(key)
+        for a, b in zip(astuple(old), astuple(reproduced[name]), strict=True):
             if not (a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))):
                 return False
     return True
 
 
 def _model(
-    record: dict[str, Any], submission: dict[str, Any], folder: Path | None, changes: list[str], force: bool
+    record: RunRecord, submission: PluginSubmission | None, folder: Path | None, changes: list[str], force: bool
 ) -> ModelSpec | None:
-    recorded_hash = record["model"]["source_hash"]
+    recorded_hash = record.model.source_hash
     if not submission:
-        spec = MODELS.get(record["model"]["name"])
+        spec = MODELS.get(record.model.name)
         if spec.source_hash != recorded_hash:
             changes.append(
-                f"model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash} ({spec.source_file})"
+                f"model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash} "
+                f"({_changed_sources(record.model.sources, spec.source_digests) or spec.source_file})"
             )
         return spec
-    folder = Path(folder or submission["folder"])
-    if submission.get("kind") == "plugin":
+    folder = Path(folder or submission.folder)
+    if submission.kind == "plugin":
         meta = load_submission(folder)  # validates metadata and weights; runs no submitted code
         assert meta.model.file is not None
         current = file_digest(meta.model.file, "sha256")
-        if current != recorded_hash:
+        if current != submission.model_sha256:
             changes.append(
-                f"submission {meta.name}: {meta.model.file} has sha256 {current}, the record {recorded_hash}; "
-                "the model code changed since the run"
+                f"submission {meta.name}: {meta.model.file} has sha256 {current}, the record "
+                f"{submission.model_sha256}; the model code changed since the run"
             )
             if not force:
                 return None  # not imported: the caller refuses
-    spec, _ = load_plugin(folder, record["task"]["name"])
+    spec, _ = load_plugin(folder, record.task.name)
     if spec.source_hash != recorded_hash:
         changes.append(f"submission model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash}")
     return spec
 
 
-def _check_weights(record: dict[str, Any], weights_path: str | None, changes: list[str]) -> None:
-    recorded = record.get("weights") or {}
-    if recorded.get("init") != "pretrained":
+def _changed_sources(recorded: dict[str, str] | None, current: dict[str, str]) -> str:
+    """The files whose content differs, was added or was removed since the run (empty for an older record)."""
+    if recorded is None:
+        return ""
+    changed = sorted(name for name in recorded.keys() | current.keys() if recorded.get(name) != current.get(name))
+    return "changed: " + ", ".join(changed)
+
+
+def _check_weights(record: RunRecord, weights_path: str | None, changes: list[str]) -> None:
+    recorded = record.weights
+    if recorded is None or recorded.init != "pretrained":
         if weights_path:
             changes.append(f"the record starts from random init, the rebuilt recipe from {weights_path}")
         return
     if not weights_path or not Path(weights_path).is_file():
         raise ReproductionError(
-            f"run {record['run_id']} started from weights {recorded.get('file')} (sha256 {recorded.get('sha256')}), "
+            f"run {record.run_id} started from weights {recorded.file} (sha256 {recorded.sha256}), "
             "which are not at that path any more; put the same file back (its sha256 is checked)"
         )
     current = file_digest(Path(weights_path), "sha256")
-    if current != recorded.get("sha256"):
-        changes.append(f"initial weights {weights_path}: sha256 recorded {recorded.get('sha256')}, now {current}")
+    if current != recorded.sha256:
+        changes.append(f"initial weights {weights_path}: sha256 recorded {recorded.sha256}, now {current}")

@@ -2,7 +2,7 @@
 
 `benchmark export` and the Streamlit leaderboard both build their table here, so they always
 agree. Only runs of one task hash are ever ranked together. An entry (the seeds of one model,
-code, recipe and initial weights; ``benchmark.results.index.entry_key``) is ranked when it has at least
+code, recipe and initial weights; ``benchmark.results.entries``) is ranked when it has at least
 ``MIN_SEEDS_RANKED`` seeds; the ranked entries are compared with ``benchmark.stats.compare``
 (Holm-corrected paired tests, top group). Entries with fewer seeds are scored the same way and
 shown apart, never ranked. Re-runs made by ``benchmark reproduce`` and repeated (entry, seed)
@@ -20,9 +20,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RunNotFoundError
-from benchmark.results.index import IndexedRun, group_entries
-from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
+from benchmark.results.entries import group_entries
+from benchmark.results.index import IndexedRun, RunFilter
+from benchmark.results.record import RunRecord
 from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
+from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
+from benchmark.tasks import TASKS
+from benchmark.tasks.registry import registered_subsets
 
 EXTRA_COLUMNS = [
     "family",  # model family from the record
@@ -58,7 +62,7 @@ class Standings:
 
 def task_hashes(store: ResultsDir, task: str) -> list[str]:
     """Task hashes of ``task`` in the store, the newest run's hash first."""
-    runs = sorted(store.query(task=task), key=lambda r: r.created_at, reverse=True)
+    runs = sorted(store.query(RunFilter(task=task)), key=lambda r: r.created_at, reverse=True)
     return list(dict.fromkeys(r.task_hash for r in runs))
 
 
@@ -67,18 +71,16 @@ def default_task_hash(store: ResultsDir, task: str) -> str:
     hashes = task_hashes(store, task)
     if not hashes:
         raise RunNotFoundError(f"no runs of task {task!r} under {store.root}; `benchmark runs` lists what is there")
-    from benchmark.tasks import TASKS
-
     current = TASKS.get(task).task_hash if task in TASKS else None
     return current if current in hashes else hashes[0]
 
 
-def counted_runs(rows: Sequence[IndexedRun], records: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+def counted_runs(rows: Sequence[IndexedRun], records: dict[str, RunRecord]) -> tuple[list[str], list[str]]:
     """(run ids counted, run ids set aside): the first published run of each (entry, seed), no reproductions."""
     counted, aside, seen = [], [], set()
     for row in sorted(rows, key=lambda r: (r.created_at, r.run_id)):
         key = (row.entry_key, row.seed)
-        if "reproduces" in records[row.run_id] or key in seen:
+        if records[row.run_id].reproduces is not None or key in seen:
             aside.append(row.run_id)
         else:
             seen.add(key)
@@ -89,10 +91,10 @@ def counted_runs(rows: Sequence[IndexedRun], records: dict[str, dict[str, Any]])
 def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> pd.DataFrame:
     table = comparison.entries.copy()
     first = [runs[ids[0]].record for ids in table["run_ids"]]
-    table["family"] = [r["model"].get("family") for r in first]
-    table["image_size"] = [(r["model"].get("input") or {}).get("image_size") for r in first]
-    table["created_at"] = [max(runs[i].record["created_at"] for i in ids) for ids in table["run_ids"]]
-    table["submission"] = [(r.get("submission") or {}).get("name") for r in first]
+    table["family"] = [r.model.family for r in first]
+    table["image_size"] = [r.model.input.image_size if r.model.input else None for r in first]
+    table["created_at"] = [max(runs[i].record.created_at for i in ids) for ids in table["run_ids"]]
+    table["submission"] = [r.submission.name if r.submission else None for r in first]
     table["ranked"] = ranked
     if not ranked:
         table["rank"] = np.nan
@@ -114,26 +116,27 @@ def task_standings(
     read-only, as the leaderboard does)."""
     store = results if isinstance(results, ResultsDir) else ResultsDir(Path(results))
     task_hash = task_hash or default_task_hash(store, task)
-    rows = store.query(task=task, task_hash=task_hash)
+    rows = store.query(RunFilter(task=task, task_hash=task_hash))
     if not rows:
         raise RunNotFoundError(f"no runs of task {task!r} with hash {task_hash[:12]} under {store.root}")
     records = {row.run_id: store.load_record(row.run_id) for row in rows}
     counted, aside = counted_runs(rows, records)
-    runs = {i: Run(records[i], pd.read_parquet(store.root / records[i]["run_id"] / PREDICTIONS_FILE)) for i in counted}
+    runs = {i: Run(records[i], pd.read_parquet(store.root / records[i].run_id / PREDICTIONS_FILE)) for i in counted}
     entries = group_entries(row for row in rows if row.run_id in runs)
     ranked_ids = [i for entry in entries if entry.ranked for i in entry.run_ids]
     unranked_ids = [i for entry in entries if not entry.ranked for i in entry.run_ids]
-    comparison = compare([runs[i] for i in ranked_ids], metric, **compare_options) if ranked_ids else None
-    apart = compare([runs[i] for i in unranked_ids], metric, **compare_options) if unranked_ids else None
+    options = {"subsets": registered_subsets(task, task_hash), **compare_options}
+    comparison = compare([runs[i] for i in ranked_ids], metric, **options) if ranked_ids else None
+    apart = compare([runs[i] for i in unranked_ids], metric, **options) if unranked_ids else None
     shown = comparison or apart
     assert shown is not None  # rows is not empty
     empty = pd.DataFrame(columns=STANDINGS_COLUMNS)
-    record = records[counted[0]]["task"]
+    recorded_task = records[counted[0]].task
     return Standings(
         task_name=task,
         task_hash=task_hash,
-        task_version=int(record["version"]),
-        split_sha256=str(record["split_sha256"]),
+        task_version=recorded_task.version,
+        split_sha256=recorded_task.split_sha256,
         metric=shown.metric,
         ranked=_entry_table(comparison, runs, ranked=True) if comparison else empty,
         unranked=_entry_table(apart, runs, ranked=False) if apart else empty,

@@ -24,13 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.errors import ReadOnlyStoreError, RecordError, RunNotFoundError
-from benchmark.results.index import INDEX_FILE, Entry, IndexedRun, RunIndex, group_entries, query_filters, select_runs
+from benchmark.errors import ReadOnlyStoreError, RunNotFoundError
+from benchmark.results.entries import Entry, group_entries
+from benchmark.results.index import ALL_RUNS, INDEX_FILE, IndexedRun, RunFilter, RunIndex
+from benchmark.results.record import RECORD_FILE, RunRecord
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-RECORD_FILE = "record.json"
+DEFAULT_RESULTS = Path("results")  # the results folder of every command and the leaderboard unless told otherwise
 PREDICTIONS_FILE = "predictions.parquet"
 VAL_PREDICTIONS_FILE = "val_predictions.parquet"  # what thresholds were chosen on
 CHECKPOINT_FILE = "best_model.pt"
@@ -57,10 +58,10 @@ class ResultsDir:
         path.mkdir(parents=True, exist_ok=False)
         return path
 
-    def publish(self, staging: Path, record: dict[str, Any]) -> Path:
+    def publish(self, staging: Path, record: RunRecord) -> Path:
         """Rename the staged run into place, then list it in the index."""
         self._check_writable("publish a run")
-        final = self.root / record["run_id"]
+        final = self.root / record.run_id
         os.replace(staging, final)
         try:
             RunIndex(self.index_path).add(IndexedRun.from_record(record, final.name))
@@ -89,22 +90,11 @@ class ResultsDir:
             lambda: [IndexedRun.from_record(self._read_record(p), p.name) for p in self.run_dirs()]
         )
 
-    def query(
-        self,
-        task: str | None = None,
-        task_hash: str | None = None,
-        model: str | None = None,
-        origin: str | None = None,
-        run_key: str | None = None,
-        entry_key: str | None = None,
-    ) -> list[IndexedRun]:
-        """Indexed runs matching every filter given, oldest first (none when the root does not exist)."""
+    def query(self, where: RunFilter = ALL_RUNS) -> list[IndexedRun]:
+        """Indexed runs matching every filter of ``where``, oldest first (none when the root does not exist)."""
         if not self.root.is_dir():
             return []
-        if self.read_only:
-            filters = query_filters(task, task_hash, model, origin, run_key, entry_key)
-            return select_runs(self._runs_read_only(), filters)
-        return self.index().query(task, task_hash, model, origin, run_key, entry_key)
+        return where.select(self._runs_read_only()) if self.read_only else self.index().query(where)
 
     def _runs_read_only(self) -> list[IndexedRun]:
         """Every run, from the index when it lists exactly the run directories, else from their records."""
@@ -117,11 +107,11 @@ class ResultsDir:
 
     def find_by_run_key(self, run_key: str) -> list[IndexedRun]:
         """Published runs with these inputs (task hash, model code, recipe, seed), oldest first."""
-        return self.query(run_key=run_key)
+        return self.query(RunFilter(run_key=run_key))
 
-    def entries(self, task: str | None = None, task_hash: str | None = None) -> list[Entry]:
-        """Runs grouped into leaderboard entries (seeds of one task, model, code and recipe)."""
-        return group_entries(self.query(task=task, task_hash=task_hash))
+    def entries(self, where: RunFilter = ALL_RUNS) -> list[Entry]:
+        """The runs of ``where`` grouped into leaderboard entries (seeds of one task, model, code and recipe)."""
+        return group_entries(self.query(where))
 
     def run_dirs(self) -> list[Path]:
         """The run directories; read-only, only those whose record and predictions resolve inside the root
@@ -137,21 +127,13 @@ class ResultsDir:
             log.warning("not reading %d run(s) that resolve outside %s: %s", len(outside), self.root, outside)
         return inside
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[RunRecord]:
         return [self._read_record(p) for p in self.run_dirs()]
 
     @staticmethod
-    def _read_record(run_dir: Path) -> dict[str, Any]:
-        path = run_dir / RECORD_FILE
-        try:
-            record = json.loads(path.read_text())
-            IndexedRun.from_record(record, run_dir.name)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RecordError(
-                f"{path} is not a readable run record ({type(exc).__name__}: {exc}); run directories are written "
-                "whole, so this one was edited or damaged: restore it, or move its folder out of the results directory"
-            ) from exc
-        return record
+    def _read_record(run_dir: Path) -> RunRecord:
+        """The run's record, checked (``RunRecord.load``: a damaged one raises RecordError naming the file)."""
+        return RunRecord.load(run_dir / RECORD_FILE)
 
     def find(self, run_id: str) -> Path:
         path = self.root / run_id
@@ -164,7 +146,7 @@ class ResultsDir:
             path = matches[0]
         return path
 
-    def load_record(self, run_id: str) -> dict[str, Any]:
+    def load_record(self, run_id: str) -> RunRecord:
         return self._read_record(self.find(run_id))
 
     def load_predictions(self, run_id: str) -> pd.DataFrame:

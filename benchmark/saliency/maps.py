@@ -25,19 +25,6 @@ log = logging.getLogger(__name__)
 METHODS = ("gradcam", "gradcam++", "occlusion")
 CAM_METHODS = ("gradcam", "gradcam++")
 
-# Families whose last Conv2d is not the feature map the global pooling reads; the first name
-# that exists in the model wins, otherwise the automatic rule (see ``find_target_layer``) applies.
-TARGET_LAYER_OVERRIDES: dict[str, tuple[str, ...]] = {
-    # timm ResNets: the block output (after the residual addition), not the block's last conv
-    "resnet": ("layer4", "backbone.layer4"),
-    # timm DenseNet: the last conv yields one dense layer's 32 new channels; norm5 is the whole concatenation
-    "densenet": ("backbone.features.norm5",),
-    # timm Inception-v3: the last conv is one branch of Mixed_7c; the block output concatenates all four
-    "inception": ("backbone.Mixed_7c",),
-    # MONAI UNet: its 64-channel full-resolution output (a residual unit's sum) is what the head pools
-    "unet": ("unet",),
-}
-
 
 @dataclass(frozen=True)
 class OcclusionSettings:
@@ -118,19 +105,20 @@ def _conv_outputs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, tu
     return seen
 
 
-def find_target_layer(model: nn.Module, family: str, example: torch.Tensor) -> str:
-    """The layer Grad-CAM reads: the family's override if the model has it, else the last Conv2d
-    run in a forward pass whose output is still a spatial map (more than 1 x 1), i.e. the last
-    convolutional feature map before global pooling (a VGG's 1 x 1 "fc" convs do not count)."""
-    names = {name for name, _ in model.named_modules()}
-    for candidate in TARGET_LAYER_OVERRIDES.get(family, ()):
-        if candidate in names:
-            return candidate
+def find_target_layer(model: nn.Module, cam_layer: str | None, example: torch.Tensor) -> str:
+    """The layer Grad-CAM reads: ``cam_layer``, the model's ModelSpec's (a family whose last Conv2d is
+    not the feature map its global pooling reads names it), else the last Conv2d run in a forward
+    pass whose output is still a spatial map (more than 1 x 1), i.e. the last convolutional feature
+    map before global pooling (a VGG's 1 x 1 "fc" convs do not count)."""
+    if cam_layer is not None:
+        if cam_layer not in {name for name, _ in model.named_modules()}:
+            raise ConfigError(f"{type(model).__name__} has no submodule {cam_layer!r}, given as its cam_layer")
+        return cam_layer
     spatial = [name for name, shape in _conv_outputs(model, example) if len(shape) == 4 and shape[2] * shape[3] > 1]
     if not spatial:
         raise ConfigError(
             f"{type(model).__name__} runs no Conv2d with a spatial output, so Grad-CAM has no feature map; "
-            f"add its family {family!r} to benchmark.saliency.maps.TARGET_LAYER_OVERRIDES"
+            "give the model's ModelSpec a cam_layer"
         )
     return spatial[-1]
 

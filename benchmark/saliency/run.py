@@ -11,7 +11,6 @@ the boxed test images are sampled first and every map of a boxed finding is scor
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -32,9 +31,11 @@ from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
 from benchmark.data.sources.nih14 import read_nih_boxes
 from benchmark.errors import ConfigError, DatasetNotFoundError, RunNotFoundError
-from benchmark.models.registry import MODELS, ModelInputs
+from benchmark.models.io import default_device, normalise, num_outputs, uses_cross_entropy
+from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
-from benchmark.results.store import CHECKPOINT_FILE, RECORD_FILE, ResultsDir
+from benchmark.results.record import RECORD_FILE, RunRecord
+from benchmark.results.store import CHECKPOINT_FILE, DEFAULT_RESULTS, ResultsDir
 from benchmark.saliency.cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
 from benchmark.saliency.maps import (
     METHODS,
@@ -47,7 +48,6 @@ from benchmark.saliency.maps import (
 )
 from benchmark.saliency.scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
 from benchmark.tasks import TASKS, Task
-from benchmark.training.loop import default_device, normalise, num_outputs, uses_cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ BOX_READERS: dict[str, Callable[[Path, str], pd.DataFrame]] = {"nih14": read_nih
 @dataclass(frozen=True)
 class SaliencyRequest:
     run_id: str
-    results: Path = Path("results")
+    results: Path = DEFAULT_RESULTS
     data_root: str | None = None  # default: the data root recorded by the run
     methods: tuple[str, ...] = METHODS
     n: int = 32
@@ -94,24 +94,31 @@ def _check_request(request: SaliencyRequest) -> None:
         raise ConfigError(f"--n must be at least 1 (images to explain), got {request.n}")
 
 
-def _task_of(record: dict[str, Any], task: Task | None) -> Task:
-    task = task or TASKS.get(record["task"]["name"])
-    if task.task_hash != record["task"]["hash"]:
+def _task_of(record: RunRecord, task: Task | None) -> Task:
+    task = task or TASKS.get(record.task.name)
+    if task.task_hash != record.task.hash:
         raise ConfigError(
-            f"run {record['run_id']} was made with task {record['task']['name']} of hash "
-            f"{record['task']['hash'][:12]}, but the task file here hashes to {task.task_hash[:12]}; "
+            f"run {record.run_id} was made with task {record.task.name} of hash "
+            f"{record.task.hash[:12]}, but the task file here hashes to {task.task_hash[:12]}; "
             "use the task version the run used"
         )
     return task
 
 
-def load_run_model(run_dir: Path, record: dict[str, Any], task: Task) -> tuple[torch.nn.Module, Recipe, str]:
-    """The run's network with its best weights, its recipe and its family."""
-    spec = MODELS.get(record["model"]["name"])
-    if spec.source_hash != record["model"]["source_hash"]:
+def _image_size(record: RunRecord) -> int:
+    """The model's input side; a prediction submission has no model (and no checkpoint) to explain."""
+    if record.model.input is None:
+        raise ConfigError(f"run {record.run_id} is a prediction submission: it has no model to compute maps of")
+    return record.model.input.image_size
+
+
+def load_run_model(run_dir: Path, record: RunRecord, task: Task) -> tuple[torch.nn.Module, Recipe, ModelSpec]:
+    """The run's network with its best weights, its recipe and its model spec."""
+    spec = MODELS.get(record.model.name)
+    if spec.source_hash != record.model.source_hash:
         log.warning("the source of model %s changed since run %s; loading its weights anyway", spec.name, run_dir.name)
-    recipe = spec.recipe.with_overrides(record["recipe"])
-    size = int(record["model"]["input"]["image_size"])
+    recipe = spec.recipe.with_overrides(record.recipe or {})
+    size = _image_size(record)
     net = spec.factory(ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size))
     state = torch.load(run_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
     try:
@@ -121,7 +128,7 @@ def load_run_model(run_dir: Path, record: dict[str, Any], task: Task) -> tuple[t
             f"{run_dir / CHECKPOINT_FILE} does not fit model {spec.name} as registered now ({exc}); "
             "its architecture changed since the run: check out the commit the record names"
         ) from exc
-    return net, recipe, spec.family
+    return net, recipe, spec
 
 
 def _boxes_of(task: Task, data: TaskData, image_ids: list[str]) -> pd.DataFrame | None:
@@ -190,7 +197,7 @@ def run_saliency(request: SaliencyRequest) -> Path:
     run_dir = ResultsDir(Path(request.results)).find(request.run_id)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         raise RunNotFoundError(f"run {run_dir.name} has no {CHECKPOINT_FILE} (incomplete run directory); re-run it")
-    record = json.loads((run_dir / RECORD_FILE).read_text())
+    record = RunRecord.load(run_dir / RECORD_FILE)
     parameters = {
         "schema": CACHE_SCHEMA,
         "record_sha256": file_digest(run_dir / RECORD_FILE, "sha256"),
@@ -208,14 +215,14 @@ def run_saliency(request: SaliencyRequest) -> Path:
         return cache_dir(run_dir)
 
     task = _task_of(record, request.task)
-    net, recipe, family = load_run_model(run_dir, record, task)
-    size = int(record["model"]["input"]["image_size"])
-    data = task.load_data(request.data_root or record["task"]["data_root"])
+    net, recipe, spec = load_run_model(run_dir, record, task)
+    size = _image_size(record)
+    data = task.load_data(request.data_root or record.task.data_root)
     test = data.prepare("test", size)
     boxes = _boxes_of(task, data, test.image_ids)
     boxed_ids = set(boxes["image_id"]) if boxes is not None else set()
     rows = sample_rows(test.image_ids, boxed_ids, request.n, request.seed)
-    index, images, maps = _explain(request, record, task, net, recipe, family, test, rows, boxes, methods)
+    index, images, maps = _explain(request, record, task, net, recipe, spec, test, rows, boxes, methods)
     index.update(key=key, parameters={**parameters, "image_size": size, "n_images": len(rows)})
     folder = write_cache(run_dir, index, images, maps)
     log.info("saliency maps of %d images written to %s", len(rows), folder)
@@ -224,11 +231,11 @@ def run_saliency(request: SaliencyRequest) -> Path:
 
 def _explain(
     request: SaliencyRequest,
-    record: dict[str, Any],
+    record: RunRecord,
     task: Task,
     net: torch.nn.Module,
     recipe: Recipe,
-    family: str,
+    spec: ModelSpec,
     test: PreparedSplit,
     rows: list[int],
     boxes: pd.DataFrame | None,
@@ -241,11 +248,11 @@ def _explain(
     single_logit = task.problem == "binary" and num_outputs(recipe, task.problem, len(task.labels)) == 1
     model = ClassLogits(net, single_binary_logit=single_logit).to(device)
     log_probability = log_probabilities(uses_cross_entropy(recipe, task.problem))
-    target = find_target_layer(net, family, x[:1])
+    target = find_target_layer(net, spec.cam_layer, x[:1])
     engine = SaliencyEngine(model, f"net.{target}", log_probability, request.occlusion)
     with torch.no_grad():
         probabilities = log_probability(model.eval()(x)).exp().cpu().numpy()
-    thresholds = record.get("thresholds") or {}
+    thresholds = record.thresholds
     shape = images.shape[1:]
 
     image_entries, entries, maps, trials = [], [], [], []
@@ -288,9 +295,9 @@ def _explain(
     scored = boxes is not None
     index = {
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "run_id": record["run_id"],
+        "run_id": record.run_id,
         "task": {"name": task.name, "hash": task.task_hash, "problem": task.problem},
-        "model": {"name": record["model"]["name"], "family": family, "target_layer": target},
+        "model": {"name": record.model.name, "family": spec.family, "target_layer": target},
         "classes": list(names),
         "methods": list(methods),
         "images": image_entries,

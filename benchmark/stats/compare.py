@@ -21,14 +21,14 @@ import pandas as pd
 from benchmark.errors import StatisticsError, TaskMismatchError
 from benchmark.metrics.predictions import SCORE_PREFIX
 from benchmark.metrics.registry import EvalInputs
-from benchmark.results.index import entry_key
+from benchmark.results.entries import group_entries
 from benchmark.stats.bootstrap import clusters_of, metric_family, metric_label, metric_values, prediction_inputs
-from benchmark.stats.correction import CORRECTION_METHODS, CORRECTIONS, adjust_pvalues
+from benchmark.stats.correction import CORRECTION_METHODS, CORRECTION_NAMES, CORRECTIONS, adjust_pvalues
 from benchmark.stats.delong import delong_pairs
 from benchmark.stats.intervals import bootstrap_interval
 from benchmark.stats.paired import align_predictions, paired_difference
 from benchmark.stats.resample import draw_resamples
-from benchmark.stats.runs import Run, registered_subsets
+from benchmark.stats.runs import Run
 
 TESTS = ("bootstrap", "delong")
 # Public columns (benchmark export and the leaderboard read them).
@@ -107,24 +107,35 @@ class Comparison:
             f"{s['alpha']:g} are not significantly different from it."
         )
 
+    def caption(self, marker: str = "(*)") -> str:
+        """How to read a table of the entries, in plain text: what the estimate and its CI are, and which
+        entries form the top group (shown in the table by ``marker``). The LaTeX table of ``render``,
+        ``benchmark export`` and the leaderboard print it under their tables, so they explain it alike."""
+        s = self.settings
+        return (
+            f"Estimate: {self.metric} of each entry's seed-averaged predictions with its {s['level']:.0%} percentile "
+            f"bootstrap CI over {s['unit']}s ({s['n_resamples']:,} resamples). Top group {marker}: the best entry "
+            f"and every entry whose {CORRECTION_NAMES[s['correction']]}-adjusted paired {s['test']} test against "
+            f"it has p ≥ {s['alpha']:g}."
+        )
 
-def group_entries(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Entry name -> its runs (seeds). Runs are one entry when ``benchmark.results.index.entry_key`` says so
-    (same task, model, code, recipe and weights); a model with several entries gets its recipe
-    overrides and key in the name."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(entry_key(run.record), []).append(run)
-    per_model = Counter(members[0].model for members in groups.values())
-    entries: dict[str, list[Run]] = {}
-    for key, members in groups.items():
-        seeds = [run.seed for run in members]
-        if len(set(seeds)) != len(seeds):
+
+def named_entries(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Entry name -> its runs (seeds), grouped by ``benchmark.results.entries.group_entries``; a model
+    with several entries gets its recipe overrides and entry key in the name."""
+    entries = group_entries(runs)
+    by_id = {run.run_id: run for run in runs}
+    per_model = Counter(entry.model_name for entry in entries)
+    named: dict[str, list[Run]] = {}
+    for entry in entries:
+        members = [by_id[run_id] for run_id in entry.run_ids]
+        if entry.repeats_a_seed:
+            seeds = [run.seed for run in members]
             repeated = [run.run_id for run in members if seeds.count(run.seed) > 1]
             raise StatisticsError(f"runs {repeated} are the same model, configuration and seed; pass one of them")
-        model = members[0].model
-        entries[model if per_model[model] == 1 else f"{model} {members[0].configuration} [{key[:6]}]"] = members
-    return entries
+        model, key = entry.model_name, entry.entry_key
+        named[model if per_model[model] == 1 else f"{model} {members[0].configuration} [{key[:6]}]"] = members
+    return named
 
 
 def seed_averaged(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -169,13 +180,15 @@ def compare(
     alpha: float = 0.05,
     level: float = 0.95,
     cluster: str | None = "patient_id",
+    subsets: dict[str, Sequence[str]] | None = None,
 ) -> Comparison:
     """Compare the models of ``runs`` (one task hash) on ``metric`` (default: the task's primary metric).
 
     Pairwise tests: ``bootstrap`` (paired patient-cluster bootstrap, any metric) or ``delong`` (one
     AUROC); p-values corrected over all pairs with ``holm`` (default), ``bh`` or ``none``. The best
     entry has the highest estimate; the top group is the best plus every entry whose adjusted
-    p-value against it is >= ``alpha``.
+    p-value against it is >= ``alpha``. ``subsets`` are the task's named label subsets, which an
+    ``auroc[<subset>]`` metric needs (``Task.macro_subsets``; records do not hold them).
     """
     _check_task(runs)
     if test not in TESTS:
@@ -184,7 +197,6 @@ def compare(
         raise StatisticsError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
     first = runs[0]
     metric = metric or first.primary_metric
-    subsets = registered_subsets(first) if "[" in metric else None
     frames = align_predictions([run.predictions for run in runs], [run.run_id for run in runs])
     frame_of = {run.run_id: frame for run, frame in zip(runs, frames, strict=True)}
     base = frames[0]
@@ -196,7 +208,7 @@ def compare(
         return prediction_inputs(frame, first.problem, thresholds, subsets)
 
     rows, resampled, averaged = [], {}, {}
-    for name, members in group_entries(runs).items():
+    for name, members in named_entries(runs).items():
         mean_frame = seed_averaged([frame_of[run.run_id] for run in members])
         thresholds = [run.thresholds for run in members]
         inputs = inputs_of(mean_frame, None if None in thresholds else list(np.mean(thresholds, axis=0)))
@@ -208,9 +220,9 @@ def compare(
         rows.append(
             {
                 "entry": name,
-                "model": members[0].model,
-                "origin": members[0].record.get("origin", "baseline"),
-                "parameters": members[0].record["model"].get("parameters"),
+                "model": members[0].model_name,
+                "origin": members[0].origin,
+                "parameters": members[0].record.model.parameters,
                 "n_seeds": len(members),
                 "seeds": [run.seed for run in members],
                 "run_ids": [run.run_id for run in members],

@@ -8,7 +8,6 @@ import pandas as pd
 
 from benchmark.errors import StatisticsError
 from benchmark.stats.compare import ENTRY_COLUMNS, PAIR_COLUMNS, Comparison
-from benchmark.stats.correction import CORRECTION_NAMES
 
 FORMATS = ("table", "csv", "markdown", "latex")
 _LATEX_SPECIAL = {
@@ -119,12 +118,7 @@ def _latex(comparison: Comparison, pairs: bool) -> str:
     if pairs:
         return "\n".join([*latex_tabular(_pair_rows(comparison)), r"\end{tabular}"])
     rows = _entry_rows(comparison).drop(columns="top group")
-    settings = comparison.settings
-    correction = CORRECTION_NAMES[settings["correction"]]
-    note = (
-        f"Bold: not significantly different from the best ({correction}-adjusted $p \\geq {settings['alpha']:g}$, "
-        f"{settings['test']} test)."
-    )
+    note = latex_escape(comparison.caption("(bold)"))
     lines = latex_tabular(rows, bold_column=4, bold_rows=comparison.entries["top_group"].tolist())
     return "\n".join(
         [*lines, rf"\multicolumn{{{len(rows.columns)}}}{{l}}{{\footnotesize {note}}} \\", r"\end{tabular}"]

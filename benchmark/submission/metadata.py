@@ -70,7 +70,9 @@ class Submission:
             )
 
     def to_record(self) -> dict[str, Any]:
-        """What a run record states about the submission (metadata, where it came from, its hashes)."""
+        """What a run record states about the submission (metadata, where it came from, its hashes): a
+        ``benchmark.results.record.PluginSubmission`` but for ``source_hash`` (and an entry point's
+        ``package``), which ``load_plugin`` adds once the model is loaded."""
         return {
             "kind": "entry_point" if self.model.entry_point else "plugin",
             "name": self.name,

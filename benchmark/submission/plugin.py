@@ -12,19 +12,21 @@ import logging
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import torch
 
 from benchmark.errors import BenchmarkError, SubmissionError
+from benchmark.models.io import num_outputs
 from benchmark.models.registry import ENTRY_POINT_GROUP, ModelInputs, ModelSpec, _as_spec
 from benchmark.recipe import Recipe
+from benchmark.results.record import PluginSubmission
 from benchmark.submission.metadata import METADATA_FILE, Submission, load_submission
+from benchmark.tasks import TASKS
 
 log = logging.getLogger(__name__)
 
 
-def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]]:
+def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, PluginSubmission]:
     """Validate the submission for ``task_name`` and build its ModelSpec, named ``submission:<name>``.
 
     Returns the spec and the ``submission`` section of its run records. Everything that can be
@@ -33,9 +35,9 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]
     """
     submission = load_submission(folder)
     submission.check_task(task_name)
-    record = submission.to_record()
+    section = submission.to_record()  # hashed before any submitted code runs
     if submission.model.entry_point:
-        spec, record["package"] = _entry_point_spec(submission)
+        spec, section["package"] = _entry_point_spec(submission)
     else:
         spec = _file_spec(submission)
     recipe = spec.recipe
@@ -43,16 +45,13 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, dict[str, Any]
         recipe = dataclasses.replace(recipe, pretrained_weights=str(submission.weights_file))
     spec = dataclasses.replace(spec, name=submission.model_name, recipe=recipe)
     _check_builds(spec, task_name)
-    record["source_hash"] = spec.source_hash
+    section["source_hash"] = spec.source_hash
     log.info("submission %s: model from %s (sha256 %s)", submission.name, spec.source_file, spec.source_hash[:12])
-    return spec, record
+    return spec, PluginSubmission.from_dict(section, str(submission.folder / METADATA_FILE))
 
 
 def _check_builds(spec: ModelSpec, task_name: str) -> None:
     """Build the model with the task's head and run it once, so a broken factory stops here, named."""
-    from benchmark.tasks import TASKS
-    from benchmark.training.loop import num_outputs
-
     task = TASKS.get(task_name)
     recipe = spec.recipe
     size = recipe.image_size or task.native_image_size
@@ -98,7 +97,9 @@ def _file_spec(submission: Submission) -> ModelSpec:
             "nn.Module` and `RECIPE = Recipe(...)` (or the names given in submission.yaml)"
         )
     assert callable(factory) and isinstance(recipe, Recipe)
-    return ModelSpec(submission.model_name, factory, recipe, entry.family, entry.card or submission.description)
+    card = entry.card or submission.description
+    # the folder's own modules that model.py imports count as its source, as the project's do
+    return ModelSpec(submission.model_name, factory, recipe, entry.family, card, source_folder=submission.folder)
 
 
 def _import_file(path: Path, module_name: str) -> ModuleType:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,11 @@ import torch
 from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.errors import PredictionFileError
-from benchmark.metrics.thresholds import choose_thresholds
-from benchmark.recipe import Recipe
-from benchmark.results.store import SCHEMA_VERSION
+from benchmark.results.record import Durations, ModelSection, PredictionsSubmission
 from benchmark.submission.predictions import read_predictions
 from benchmark.tasks import Task
 from benchmark.training.inference import SCORE_PREFIX, prediction_arrays, predictions_frame
-from benchmark.training.runner import RunArtifacts, environment_section, new_run_id, run_key, task_section
+from benchmark.training.runner import RunArtifacts, build_record, run_key
 
 
 @dataclass(frozen=True)
@@ -63,47 +60,42 @@ def score_submission(submission: PredictionSubmission) -> RunArtifacts:
     )
     data_seconds = time.perf_counter() - started
     scored = score(task, data, test_scores, val_scores)
-    created = datetime.now(timezone.utc)
     sha = file_digest(submission.predictions, "sha256")
-    val_sha = file_digest(submission.val_predictions, "sha256") if submission.val_predictions else None
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": new_run_id(created, task.name, submission.model_name, submission.seed),
-        "created_at": created.isoformat(),
-        "origin": "submission",
-        "run_key": run_key(task.task_hash, sha, {}, submission.seed),
-        "task": task_section(task, data),
-        "model": {
-            "name": submission.model_name,
-            "family": "predictions",
-            "source_file": None,
-            "source_hash": None,
-            "parameters": None,
-            "input": None,
+    val_file = submission.val_predictions
+    record = build_record(
+        task=task,
+        data=data,
+        model=ModelSection(
+            name=submission.model_name,
+            family="predictions",
+            source_file=None,
+            source_hash=None,
+            parameters=None,
+            input=None,
+        ),
+        seed=submission.seed,
+        key=run_key(task.task_hash, sha, {}, submission.seed),
+        evaluation=scored.evaluation,
+        n_test=len(scored.predictions),
+        device=torch.device("cpu"),
+        durations=Durations(
+            data=round(data_seconds, 3),
+            evaluate=round(time.perf_counter() - started - data_seconds, 3),
+            total=round(time.perf_counter() - started, 3),
+        ),
+        origin="submission",
+        sections={
+            "submission": PredictionsSubmission(
+                kind="predictions",
+                name=submission.name,
+                file=str(submission.predictions.resolve()),
+                sha256=sha,
+                val_file=str(val_file.resolve()) if val_file else None,
+                val_sha256=file_digest(val_file, "sha256") if val_file else None,
+                thresholds_from=scored.threshold_source,
+            )
         },
-        "weights": None,
-        "recipe": None,
-        "overrides": {},
-        "seed": submission.seed,
-        "n_test": len(scored.predictions),
-        **scored.evaluation,
-        "training": None,
-        "submission": {
-            "kind": "predictions",
-            "name": submission.name,
-            "file": str(submission.predictions.resolve()),
-            "sha256": sha,
-            "val_file": str(submission.val_predictions.resolve()) if submission.val_predictions else None,
-            "val_sha256": val_sha,
-            "thresholds_from": scored.threshold_source,
-        },
-        **environment_section(torch.device("cpu")),
-        "durations_s": {
-            "data": round(data_seconds, 3),
-            "evaluate": round(time.perf_counter() - started - data_seconds, 3),
-            "total": round(time.perf_counter() - started, 3),
-        },
-    }
+    )
     return RunArtifacts(record, scored.predictions, scored.val_predictions)
 
 
@@ -116,11 +108,8 @@ def score(task: Task, data: TaskData, test_scores: pd.DataFrame, val_scores: pd.
     if task.tunes_threshold:
         assert val_predictions is not None
         y_val, score_val = prediction_arrays(val_predictions, task.labels)
-        target = Recipe().target_sensitivity
-        thresholds = choose_thresholds(str(task.threshold), y_val, score_val, target)
-        source = f"validation predictions ({task.threshold}" + (
-            f", target {target})" if task.threshold == "target_sensitivity" else ")"
-        )
+        thresholds = task.tune_thresholds(y_val, score_val)
+        source = f"validation predictions ({task.threshold_rule})"
     return Scored(predictions, val_predictions, task.evaluate(predictions, thresholds), source)
 
 

@@ -15,7 +15,7 @@ from benchmark.metrics.registry import METRICS, PROBLEMS
 from benchmark.metrics.thresholds import RULES
 from benchmark.registry import Registry
 from benchmark.stats.intervals import METHODS as CI_METHODS
-from benchmark.tasks.spec import OPTIONAL_FIELDS, REQUIRED_FIELDS, Task
+from benchmark.tasks.spec import DEFAULT_TARGET_SENSITIVITY, OPTIONAL_FIELDS, REQUIRED_FIELDS, Task
 
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
 _TUPLE_FIELDS = ("labels", "metrics", "class_names", "metadata")
@@ -54,6 +54,12 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
     threshold = spec.get("threshold", 0.5)
     if isinstance(threshold, str) and threshold not in RULES:
         raise ConfigError(f"{origin}: threshold must be a number or one of {RULES}, got {threshold!r}")
+    target = spec.get("target_sensitivity", DEFAULT_TARGET_SENSITIVITY)
+    if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+        raise ConfigError(f"{origin}: target_sensitivity must be a number in (0, 1], got {target!r}")
+    if target != DEFAULT_TARGET_SENSITIVITY and threshold != "target_sensitivity":
+        # it would change the task hash while nothing reads it
+        raise ConfigError(f"{origin}: target_sensitivity {target} is read only by `threshold: target_sensitivity`")
     for subset, names in (spec.get("macro_subsets") or {}).items():
         if unknown := sorted(set(names) - set(spec["labels"])):
             raise ConfigError(f"{origin}: macro_subsets.{subset} names unknown labels {unknown}")
@@ -61,6 +67,8 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
     for key in _TUPLE_FIELDS:
         if key in values:
             values[key] = tuple(values[key])
+    if "target_sensitivity" in values:
+        values["target_sensitivity"] = float(values["target_sensitivity"])
     if values.get("macro_subsets"):
         values["macro_subsets"] = {k: tuple(v) for k, v in values["macro_subsets"].items()}
     return Task(**values)
@@ -83,3 +91,13 @@ def _register_task_files() -> None:
 
 
 TASKS: Registry[Task] = Registry("task", populate=_register_task_files)
+
+
+def registered_subsets(task_name: str, task_hash: str) -> dict[str, tuple[str, ...]] | None:
+    """The named label subsets (for ``auroc[<subset>]``) of the registered task with this name and hash.
+
+    Records do not hold a task's subsets; the task file does. None when no task file has the name or
+    the file changed since (another hash): its subsets may not be the ones the runs were scored with.
+    """
+    task = TASKS.get(task_name) if task_name in TASKS else None
+    return task.macro_subsets if task is not None and task.task_hash == task_hash else None

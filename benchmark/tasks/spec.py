@@ -8,13 +8,16 @@ import os
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmark.data.dataset import TaskData, load_data
 from benchmark.errors import ConfigError
+from benchmark.metrics.thresholds import choose_thresholds
 from benchmark.tasks.evaluate import evaluate_predictions
 
 PROSE_FIELDS = frozenset({"description", "citation", "bibtex"})  # editing these does not change what a result means
+DEFAULT_TARGET_SENSITIVITY = 0.95
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Task:
     citation: str = ""
     bibtex: str = ""  # BibTeX entries of the dataset papers, printed by `benchmark cite`
     threshold: float | str = 0.5  # a number, or a rule applied to validation predictions
+    target_sensitivity: float = DEFAULT_TARGET_SENSITIVITY  # the sensitivity `threshold: target_sensitivity` aims for
     metadata: tuple[str, ...] = ()  # per-image columns kept for subgroup analysis (age, sex, view)
     macro_subsets: dict[str, tuple[str, ...]] | None = None  # extra macro AUROCs over label subsets
     expected_patients: dict[str, int] | None = None
@@ -64,6 +68,18 @@ class Task:
     @property
     def tunes_threshold(self) -> bool:
         return isinstance(self.threshold, str)
+
+    @property
+    def threshold_rule(self) -> str:
+        """The rule as stated in records: its name, with the target where the rule has one."""
+        target = f", target {self.target_sensitivity}" if self.threshold == "target_sensitivity" else ""
+        return f"{self.threshold}{target}"
+
+    def tune_thresholds(self, y_val: np.ndarray, score_val: np.ndarray) -> list[float]:
+        """One threshold per label, chosen by the task's rule on validation truth and scores."""
+        if not self.tunes_threshold:
+            raise ConfigError(f"task {self.name} has a fixed threshold ({self.threshold}); it tunes none")
+        return choose_thresholds(str(self.threshold), y_val, score_val, self.target_sensitivity)
 
     def evaluate(
         self,

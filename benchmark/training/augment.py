@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 
 import torch
-from monai.transforms import Compose, RandAffine, RandFlip, RandScaleIntensity, RandScaleIntensityFixedMean
 
 from benchmark.recipe import Recipe
 
@@ -19,6 +18,9 @@ def build_augmenter(recipe: Recipe, image_size: int) -> Augmenter | None:
     Every image draws its own parameters from a generator seeded by (seed, position), so a
     batch is augmented identically on every run and after a resume.
     """
+    # MONAI here, not at import: it costs two seconds, and a run without augmentation never needs it
+    from monai.transforms import Compose, RandAffine, RandFlip, RandScaleIntensity, RandScaleIntensityFixedMean
+
     transforms = []
     if recipe.aug_rotation or recipe.aug_zoom or recipe.aug_shift_x or recipe.aug_shift_y:
         transforms.append(

@@ -1,4 +1,5 @@
-"""Inference: a trained model on a prepared split -> a Predictions table (see benchmark.metrics.predictions)."""
+"""Inference: a trained model on a prepared split -> its logits, or a Predictions table
+(see benchmark.metrics.predictions)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
 from benchmark.metrics.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_arrays, predictions_frame
+from benchmark.models.io import normalise, to_probabilities
 from benchmark.recipe import Recipe
-from benchmark.training.loop import predict_logits, to_probabilities
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, split: PreparedSplit, recipe: Recipe, device: torch.device) -> torch.Tensor:
+    """The model's (N, outputs) logits on every image of ``split``, in eval mode, on the CPU."""
+    model.eval()
+    outputs = []
+    for images, _ in split.batches(recipe.eval_batch_size):
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            outputs.append(model(normalise(images, recipe, device)).float().cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0)
 
 
 def predict(
@@ -20,4 +32,4 @@ def predict(
     return predictions_frame(split.image_ids, split.patient_ids, split.targets.numpy(), probabilities, labels)
 
 
-__all__ = ["SCORE_PREFIX", "TRUE_PREFIX", "predict", "prediction_arrays", "predictions_frame"]
+__all__ = ["SCORE_PREFIX", "TRUE_PREFIX", "predict", "predict_logits", "prediction_arrays", "predictions_frame"]

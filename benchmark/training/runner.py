@@ -6,12 +6,14 @@ apart so that distributed workers execute and only the driver writes to the resu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,24 +26,37 @@ from torch import nn
 from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
-from benchmark.metrics.thresholds import choose_thresholds
+from benchmark.models.io import default_device, num_outputs
 from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
 from benchmark.results.provenance import git_commit, hardware, package_versions
+from benchmark.results.record import (
+    RECORD_FILE,
+    SCHEMA_VERSION,
+    Durations,
+    Evaluation,
+    GitSection,
+    HardwareSection,
+    ModelInput,
+    ModelSection,
+    Origin,
+    RunRecord,
+    TaskSection,
+    TrainingSection,
+    Weights,
+)
 from benchmark.results.store import (
     CHECKPOINT_FILE,
+    DEFAULT_RESULTS,
     PREDICTIONS_FILE,
-    RECORD_FILE,
     RESUME_FILE,
-    SCHEMA_VERSION,
     VAL_PREDICTIONS_FILE,
     ResultsDir,
     discard,
-    write_json,
 )
 from benchmark.tasks import TASKS, Task
 from benchmark.training.inference import predict, prediction_arrays
-from benchmark.training.loop import BatchHook, EpochHook, FitResult, default_device, fit, num_outputs
+from benchmark.training.loop import BatchHook, EpochHook, FitOptions, FitResult, fit
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +70,15 @@ class RunRequest:
     data_root: str | None = None
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
-    results: Path = Path("results")
+    results: Path = DEFAULT_RESULTS
     resume: bool = False
     device: torch.device | None = None
     on_batch: BatchHook | None = None
     on_epoch: EpochHook | None = None
     skip_corrupt: bool = False
-    origin: str = "baseline"  # baseline | submission
-    extra: dict[str, Any] = field(default_factory=dict)  # merged into the record (submission metadata, tuning...)
+    origin: Origin = "baseline"
+    # Record sections the caller adds (benchmark.results.record.CALLER_SECTIONS: submission, tuning...)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,18 +86,18 @@ class RunArtifacts:
     """A finished run held in memory: what ``publish_run`` writes as a run directory. A prediction
     submission has no validation predictions (unless it brought them), no weights and no work dir."""
 
-    record: dict[str, Any]
+    record: RunRecord  # without ``files`` until published
     predictions: pd.DataFrame
     val_predictions: pd.DataFrame | None = None
     state_dict: dict[str, torch.Tensor] | None = None
     work_dir: Path | None = None
 
 
-def weights_record(path: str | None) -> dict[str, str]:
+def weights_record(path: str | None) -> Weights:
     """What the model started from: never left implicit."""
     if not path:
-        return {"init": "random init"}
-    return {"init": "pretrained", "file": str(Path(path).resolve()), "sha256": file_digest(Path(path), "sha256")}
+        return Weights(init="random init")
+    return Weights(init="pretrained", file=str(Path(path).resolve()), sha256=file_digest(Path(path), "sha256"))
 
 
 def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) -> str:
@@ -136,9 +152,9 @@ def new_run_id(created: datetime, task_name: str, model_name: str, seed: int) ->
     return f"{created:%Y%m%dT%H%M%SZ}-{task_name}-{model}-s{seed}-{uuid.uuid4().hex[:6]}"
 
 
-def task_section(task: Task, data: TaskData) -> dict[str, Any]:
+def task_section(task: Task, data: TaskData) -> TaskSection:
     """The record's ``task``: what the result is a result on."""
-    return {
+    section = {
         "name": task.name,
         "version": task.version,
         "hash": task.task_hash,
@@ -150,11 +166,56 @@ def task_section(task: Task, data: TaskData) -> dict[str, Any]:
         "data_root": str(data.root.resolve()),
         "split_report": data.report.to_dict(),
     }
+    return TaskSection.from_dict(section, f"task {task.name}")
 
 
-def environment_section(device: torch.device) -> dict[str, Any]:
-    """Package versions, code commit and hardware: what a result depends on besides its inputs."""
-    return {"versions": package_versions(), "git": git_commit(), "hardware": hardware(device)}
+def build_record(
+    *,
+    task: Task,
+    data: TaskData,
+    model: ModelSection,
+    seed: int,
+    key: str,
+    evaluation: dict[str, Any],
+    n_test: int,
+    device: torch.device,
+    durations: Durations,
+    origin: Origin,
+    weights: Weights | None = None,
+    recipe: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    training: TrainingSection | None = None,
+    sections: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """The one place a run record is made (a trained run and a scored predictions file alike): the
+    task and ``evaluation`` (``Task.evaluate``), the model, package versions, code commit and
+    hardware (what a result depends on besides its inputs), and the caller's ``sections``."""
+    created = datetime.now(timezone.utc)
+    scored = Evaluation.from_dict(evaluation, f"the evaluation of task {task.name}")
+    record = RunRecord(
+        schema_version=SCHEMA_VERSION,
+        run_id=new_run_id(created, task.name, model.name, seed),
+        created_at=created.isoformat(),
+        origin=origin,
+        run_key=key,
+        task=task_section(task, data),
+        model=model,
+        weights=weights,
+        recipe=recipe,
+        overrides=overrides or {},
+        seed=seed,
+        n_test=n_test,
+        metrics=scored.metrics,
+        bootstrap=scored.bootstrap,
+        thresholds=scored.thresholds,
+        confusion_matrix=scored.confusion_matrix,
+        training=training,
+        versions=package_versions(),
+        git=GitSection.from_dict(git_commit(), "the git commit"),
+        hardware=HardwareSection.from_dict(hardware(device), "the hardware description"),
+        durations_s=durations,
+    )
+    return record.with_sections(sections or {})
 
 
 def train_run(request: RunRequest) -> TrainedRun:
@@ -184,19 +245,8 @@ def train_run(request: RunRequest) -> TrainedRun:
         discard(work)
     if spec.pretrain is not None and not (request.resume and (work / RESUME_FILE).exists()):
         spec.pretrain(model, train, recipe, device, request.seed)
-    fitted = fit(
-        model,
-        recipe,
-        task.problem,
-        train,
-        val,
-        work / RESUME_FILE,
-        request.seed,
-        device,
-        request.resume,
-        request.on_batch,
-        request.on_epoch,
-    )
+    options = FitOptions(work / RESUME_FILE, request.seed, device, request.resume, request.on_batch, request.on_epoch)
+    fitted = fit(model, recipe, task.problem, train, val, options)
     return TrainedRun(task, spec, recipe, device, size, data, val, model, key, work, fitted, data_seconds)
 
 
@@ -213,49 +263,47 @@ def execute_run(request: RunRequest) -> RunArtifacts:
     thresholds = None
     if task.tunes_threshold:
         y_val, score_val = prediction_arrays(val_predictions, task.labels)
-        thresholds = choose_thresholds(str(task.threshold), y_val, score_val, recipe.target_sensitivity)
+        thresholds = task.tune_thresholds(y_val, score_val)
     predictions = data.with_metadata(predict(model, test, recipe, task.problem, task.labels, device))
     evaluation = task.evaluate(predictions, thresholds)
     eval_seconds = time.perf_counter() - eval_started
 
-    created = datetime.now(timezone.utc)
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": new_run_id(created, task.name, spec.name, request.seed),
-        "created_at": created.isoformat(),
-        "origin": request.origin,
-        "run_key": trained.key,
-        "task": task_section(task, data),
-        "model": {
-            "name": spec.name,
-            "family": spec.family,
-            "source_file": spec.source_file.name,
-            "source_hash": spec.source_hash,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "input": {"image_size": trained.size, "in_chans": recipe.in_chans},
-        },
-        "weights": weights_record(recipe.pretrained_weights),
-        "recipe": recipe.to_dict(),
-        "overrides": request.overrides,
-        "seed": request.seed,
-        "n_test": len(predictions),
-        **evaluation,
-        "training": {
-            "history": fitted.history,
-            "best_epoch": fitted.best_epoch,
-            "epochs_run": len(fitted.history),
-            "stopped_early": fitted.stopped_early,
-            "resumed_from_epoch": fitted.resumed_from_epoch,
-        },
-        **environment_section(device),
-        "durations_s": {
-            "data": round(trained.data_seconds, 3),
-            "train": round(fitted.seconds, 3),
-            "evaluate": round(eval_seconds, 3),
-            "total": round(time.perf_counter() - started, 3),
-        },
-        **request.extra,
-    }
+    record = build_record(
+        task=task,
+        data=data,
+        model=ModelSection(
+            name=spec.name,
+            family=spec.family,
+            source_file=spec.source_file.name,
+            source_hash=spec.source_hash,
+            sources=spec.source_digests,
+            parameters=sum(p.numel() for p in model.parameters()),
+            input=ModelInput(image_size=trained.size, in_chans=recipe.in_chans),
+        ),
+        seed=request.seed,
+        key=trained.key,
+        evaluation=evaluation,
+        n_test=len(predictions),
+        device=device,
+        durations=Durations(
+            data=round(trained.data_seconds, 3),
+            train=round(fitted.seconds, 3),
+            evaluate=round(eval_seconds, 3),
+            total=round(time.perf_counter() - started, 3),
+        ),
+        origin=request.origin,
+        weights=weights_record(recipe.pretrained_weights),
+        recipe=recipe.to_dict(),
+        overrides=request.overrides,
+        training=TrainingSection(
+            history=tuple(fitted.history),
+            best_epoch=fitted.best_epoch,
+            epochs_run=len(fitted.history),
+            stopped_early=fitted.stopped_early,
+            resumed_from_epoch=fitted.resumed_from_epoch,
+        ),
+        sections=request.extra,
+    )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return RunArtifacts(record, predictions, val_predictions, state, trained.work_dir)
 
@@ -264,19 +312,19 @@ def publish_run(artifacts: RunArtifacts, results_root: Path) -> Path:
     """Write a run directory atomically (staged under a temporary name, then renamed into place) and
     list it in the results index. Only the files the run has are written; ``files`` names them."""
     results = ResultsDir(results_root)
-    record = dict(artifacts.record)
-    staging = results.staging_dir(record["run_id"])
+    staging = results.staging_dir(artifacts.record.run_id)
     try:
         artifacts.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
         if artifacts.val_predictions is not None:
             artifacts.val_predictions.to_parquet(staging / VAL_PREDICTIONS_FILE, index=False)
         if artifacts.state_dict is not None:
             torch.save(artifacts.state_dict, staging / CHECKPOINT_FILE)
-        record["files"] = {path.name: file_digest(path, "sha256") for path in sorted(staging.iterdir())}
-        write_json(staging / RECORD_FILE, record)
+        files = {path.name: file_digest(path, "sha256") for path in sorted(staging.iterdir())}
+        record = dataclasses.replace(artifacts.record, files=files)
+        record.write(staging / RECORD_FILE)
         final = results.publish(staging, record)
     except BaseException:
         discard(staging)
         raise
-    log.info("run %s written to %s", record["run_id"], final)
+    log.info("run %s written to %s", record.run_id, final)
     return final

@@ -16,7 +16,7 @@ root, task, task_hash, fp, standings = components.task_view()
 components.task_header(standings)
 entries = standings.entries
 names = entries["entry"].tolist()
-labels = data.record(str(root), fp, entries["run_ids"].iloc[0][0])["task"]["labels"]
+labels = data.record(str(root), fp, entries["run_ids"].iloc[0][0]).task.labels
 
 plot = st.radio("Plot", PLOTS, horizontal=True, key="plot", label_visibility="collapsed")
 
@@ -73,8 +73,7 @@ else:
         for seed, run_id in zip(seeds, ids, strict=True)
     ]
     picked_run = st.selectbox("Run", choices, format_func=lambda c: f"{c[0]} · seed {c[1]}", key="confusion_run")
-    found = data.record(str(root), fp, picked_run[2])
-    matrix = found.get("confusion_matrix")
+    matrix = data.record(str(root), fp, picked_run[2]).confusion_matrix
     if not matrix:
         st.info(
             "This run's record has no confusion matrix: tasks record one for multiclass problems; binary and "
@@ -82,4 +81,4 @@ else:
         )
     else:
         title = f"{picked_run[0]} · seed {picked_run[1]} (rows: true class)"
-        st.plotly_chart(figures.confusion_matrix_figure(matrix["matrix"], matrix["labels"], title), key="confusion")
+        st.plotly_chart(figures.confusion_matrix_figure(matrix.matrix, matrix.labels, title), key="confusion")

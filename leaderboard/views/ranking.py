@@ -7,8 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
-from benchmark.results.index import MIN_SEEDS_RANKED
-from benchmark.stats.correction import CORRECTION_NAMES
+from benchmark.results.entries import MIN_SEEDS_RANKED
 from leaderboard import components, data, figures, tables
 
 st.title("CXR-Bench leaderboard")
@@ -46,14 +45,10 @@ if standings.ranked.empty:
 else:
     ranked = shown(standings.ranked)
     st.dataframe(ranked, hide_index=True, column_config=column_config, key="ranked_table")
-    settings = standings.comparison.settings
     hidden = len(standings.ranked) - len(ranked)
     st.caption(
-        f"Estimate: {standings.metric} of each entry's seed-averaged predictions with its {level:.0%} percentile "
-        f"bootstrap CI over {settings['unit']}s ({settings['n_resamples']:,} resamples). Top group (*): the best "
-        f"entry and every entry whose {CORRECTION_NAMES[settings['correction']]}-adjusted paired {settings['test']} "
-        f"test against it has p ≥ {settings['alpha']:g}. Rank and top group are computed on all "
-        f"{len(standings.ranked)} ranked entries" + (f"; the filters hide {hidden} of them." if hidden else ".")
+        f"{standings.comparison.caption()} Rank and top group are computed on all {len(standings.ranked)} ranked "
+        "entries" + (f"; the filters hide {hidden} of them." if hidden else ".")
     )
 if not standings.unranked.empty:
     st.subheader(f"Unranked (fewer than {MIN_SEEDS_RANKED} seeds)")

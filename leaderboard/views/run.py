@@ -37,39 +37,36 @@ except BenchmarkError as exc:
     components.error(exc, f"open run {run_id!r}")
     st.stop()
 
-run_id = record["run_id"]
-task, model = record["task"], record["model"]
+run_id = record.run_id
+task, model = record.task, record.model
 st.title(f"Run {run_id}")
-st.page_link("views/ranking.py", label=f"Leaderboard of {task['name']}", icon=":material/arrow_back:",
-             query_params={"task": task["name"]})  # fmt: skip
+st.page_link("views/ranking.py", label=f"Leaderboard of {task.name}", icon=":material/arrow_back:",
+             query_params={"task": task.name})  # fmt: skip
 
-primary = task.get("primary_metric", "auroc")
-value = (record.get("metrics") or {}).get(primary) or {}
+value = record.primary
 columns = st.columns(4)
-columns[0].metric(primary, f"{value['value']:.4f}" if value.get("value") is not None else "n/a")
-if value.get("ci_low") is not None:
-    columns[0].caption(f"95% CI [{value['ci_low']:.4f}, {value['ci_high']:.4f}]")
-columns[1].metric("model", model["name"])
-columns[1].caption(f"family {model.get('family')} · {model.get('parameters') or 0:,} parameters")
-columns[2].metric("seed", record["seed"])
-columns[2].caption(f"{record.get('origin', 'baseline')} · {record['created_at']}")
-columns[3].metric("test images", f"{record['n_test']:,}")
-columns[3].caption(f"input {(model.get('input') or {}).get('image_size', '?')} px")
-st.markdown(
-    f"Task **{task['name']}** v{task['version']} · task hash `{task['hash']}` · split sha256 `{task['split_sha256']}`"
-)
+columns[0].metric(task.primary_metric, f"{value.value:.4f}" if value is not None else "n/a")
+if value is not None:
+    columns[0].caption(f"95% CI [{value.ci_low:.4f}, {value.ci_high:.4f}]")
+columns[1].metric("model", model.name)
+columns[1].caption(f"family {model.family} · {model.parameters or 0:,} parameters")
+columns[2].metric("seed", record.seed)
+columns[2].caption(f"{record.origin} · {record.created_at}")
+columns[3].metric("test images", f"{record.n_test:,}")
+columns[3].caption(f"input {model.input.image_size if model.input else '?'} px")
+st.markdown(f"Task **{task.name}** v{task.version} · task hash `{task.hash}` · split sha256 `{task.split_sha256}`")
 
 st.subheader("Metrics")
 metrics = pd.DataFrame(
     [
-        {"metric": name, "value": v.get("value"), "ci_low": v.get("ci_low"), "ci_high": v.get("ci_high")}
-        for name, v in sorted((record.get("metrics") or {}).items())
+        {"metric": name, "value": v.value, "ci_low": v.ci_low, "ci_high": v.ci_high}
+        for name, v in sorted(record.metrics.items())
     ]
 )
 st.dataframe(metrics, hide_index=True, key="metrics")
-matrix = record.get("confusion_matrix")
+matrix = record.confusion_matrix
 if matrix:
-    st.plotly_chart(figures.confusion_matrix_figure(matrix["matrix"], matrix["labels"]), key="confusion")
+    st.plotly_chart(figures.confusion_matrix_figure(matrix.matrix, matrix.labels), key="confusion")
 
 st.subheader("Cite")
 try:
@@ -96,4 +93,4 @@ st.download_button(
 st.caption("One row per test image: image_id, patient_id, true:<label>, score:<label>, as the run wrote it.")
 
 st.subheader("Full record")
-st.json(record, expanded=False)
+st.json(record.to_dict(), expanded=False)

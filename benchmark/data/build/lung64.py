@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.data.dataset import DataSpec
 from benchmark.data.images import read_image, to_array
 from benchmark.data.sources.nih14 import FINDINGS, NO_FINDING, find_data_entry, label_matrix, read_data_entry
 from benchmark.errors import ConfigError, DataFormatError, DatasetNotFoundError
@@ -120,6 +121,7 @@ def write_npz(out: Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def build_lung3_64(
+    task: DataSpec,
     metadata_root: Path,
     image_root: Path,
     out: Path,
@@ -128,12 +130,11 @@ def build_lung3_64(
 ) -> Path:
     """Write ``out`` (npz: images, labels, image_ids, patient_ids) from the NIH images under ``image_root``.
 
-    ``metadata_root`` holds NIH's Data_Entry CSV (the NIH folder itself or a data root with ``nih14/``);
-    ``rules`` default to the task file's ``source.from_nih14``. Returns ``out``.
+    ``task`` is the ``lung3_64`` task (the caller passes the registered one: the data stage does not
+    read the task registry); its labels are the classes. ``metadata_root`` holds NIH's Data_Entry CSV
+    (the NIH folder itself or a data root with ``nih14/``); ``rules`` default to the task file's
+    ``source.from_nih14``. Returns ``out``.
     """
-    from benchmark.tasks import TASKS  # the task registry imports every data source; import it late
-
-    task = TASKS.get(TASK)
     rules = class_rules({"from_nih14": rules} if rules is not None else task.source, task.labels)
     csv_path = find_data_entry(Path(metadata_root))
     entries = read_data_entry(csv_path)

@@ -2,7 +2,7 @@
 indices in the task's label order, optionally ``image_ids`` and ``patient_ids`` (N,) strings.
 
 Without ``image_ids`` an image is named by its content (so a re-ordered copy of the file gives the
-same ids) and is its own patient; ``benchmark/data/build_lung64.py`` writes such a file from NIH.
+same ids) and is its own patient; ``benchmark/data/build/lung64.py`` writes such a file from NIH.
 """
 
 from __future__ import annotations

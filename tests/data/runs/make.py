@@ -15,7 +15,26 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from benchmark.metrics.predictions import predictions_frame
-from benchmark.results.store import PREDICTIONS_FILE, RECORD_FILE, SCHEMA_VERSION, ResultsDir, write_json
+from benchmark.results.record import (
+    RECORD_FILE,
+    SCHEMA_VERSION,
+    BootstrapSettings,
+    ConfusionMatrix,
+    Durations,
+    GitSection,
+    HardwareSection,
+    MetricCI,
+    ModelInput,
+    ModelSection,
+    Origin,
+    PluginSubmission,
+    RunRecord,
+    SplitReportSection,
+    TaskSection,
+    TrainingSection,
+    Weights,
+)
+from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
 
 RECIPE = {"optimizer": "adam", "batch_size": 32, "epochs": 10, "select_on": "val_loss"}
 
@@ -62,24 +81,127 @@ def primary_auroc(predictions: pd.DataFrame, task: dict[str, Any]) -> float:
     return float(np.mean([roc_auc_score(y_true[:, k], y_score[:, k]) for k in range(len(labels))]))
 
 
-def auroc_metrics(predictions: pd.DataFrame, task: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``auroc`` and, for several labels, ``auroc/<label>`` (one-vs-rest) from scikit-learn, as record metrics."""
-    metrics = {"auroc": {"value": primary_auroc(predictions, task), "ci_low": None, "ci_high": None}}
+def auroc_metrics(predictions: pd.DataFrame, task: dict[str, Any]) -> dict[str, MetricCI]:
+    """``auroc`` and, for several labels, ``auroc/<label>`` (one-vs-rest) from scikit-learn, as record metrics
+    (no bootstrap: each interval is the point itself)."""
+    values = {"auroc": primary_auroc(predictions, task)}
     if len(task["labels"]) > 1:
         for label in task["labels"]:
-            value = roc_auc_score(predictions[f"true:{label}"], predictions[f"score:{label}"])
-            metrics[f"auroc/{label}"] = {"value": float(value), "ci_low": None, "ci_high": None}
-    return metrics
+            values[f"auroc/{label}"] = float(roc_auc_score(predictions[f"true:{label}"], predictions[f"score:{label}"]))
+    return {name: MetricCI(value=v, ci_low=v, ci_high=v, n_degenerate=0) for name, v in values.items()}
 
 
-def confusion(predictions: pd.DataFrame, task: dict[str, Any]) -> dict[str, Any] | None:
+def confusion(predictions: pd.DataFrame, task: dict[str, Any]) -> ConfusionMatrix | None:
     """The record's confusion matrix of a multiclass task (rows true, columns predicted, top score wins)."""
     if task["problem"] != "multiclass":
         return None
     labels = task["labels"]
     y_true = predictions[[f"true:{label}" for label in labels]].to_numpy().argmax(1)
     y_pred = predictions[[f"score:{label}" for label in labels]].to_numpy().argmax(1)
-    return {"labels": list(labels), "matrix": confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist()}
+    matrix = confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist()
+    return ConfusionMatrix(labels=tuple(labels), matrix=tuple(tuple(row) for row in matrix))
+
+
+def fixture_submission(name: str, task_name: str) -> PluginSubmission:
+    """The ``submission`` section of a generated submission's runs (a plugin folder that is not on disk)."""
+    return PluginSubmission(
+        kind="plugin", name=name, authors=("Fixture Team",), contact="fixture@example.org", paper=None,
+        url="https://example.org/fixture", licence="MIT", tasks=(task_name,), extra_training_data=(),
+        folder="/nonexistent/submission", metadata_sha256="d" * 64, model_file="model.py", model_sha256="c" * 64,
+        entry_point=None, weights=None, source_hash="c" * 64,
+    )  # fmt: skip
+
+
+def fixture_record(
+    run_id: str,
+    predictions: pd.DataFrame,
+    task: dict[str, Any],
+    model: str,
+    seed: int,
+    thresholds: list[float] | None = None,
+    overrides: dict[str, Any] | None = None,
+    origin: Origin = "baseline",
+    created_at: str = "2025-01-01T00:00:00+00:00",
+    family: str = "toy",
+    image_size: int = 64,
+    parameters: int | None = None,
+    run_key: str = "fixture",
+) -> RunRecord:
+    """A complete record of ``predictions`` (what ``write_run`` publishes): the fields the leaderboard
+    and ``benchmark cite`` read (model input, recipe, bootstrap settings, versions) as a run has them;
+    ``origin="submission"`` records the model as a submission of that name."""
+    labels = tuple(task["labels"])
+    no_duplicates: tuple[dict[str, Any], ...] = ()
+    return RunRecord(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        created_at=created_at,
+        origin=origin,
+        run_key=run_key,
+        task=TaskSection(
+            name=task["name"],
+            version=task["version"],
+            hash=task["hash"],
+            split_sha256=task["split_sha256"],
+            patients={},
+            primary_metric=task["primary_metric"],
+            problem=task["problem"],
+            labels=labels,
+            data_root="/nonexistent/data",
+            split_report=SplitReportSection(
+                counts={"test": len(predictions)},
+                removed_cross_split_duplicates=no_duplicates,
+                within_split_duplicates=no_duplicates,
+                kept_cross_split_duplicates=no_duplicates,
+                skipped_unreadable=no_duplicates,
+            ),
+        ),
+        model=ModelSection(
+            name=model,
+            family=family,
+            source_file=None,
+            source_hash="c" * 64,
+            parameters=parameters or 1000 + len(model),
+            input=ModelInput(image_size=image_size, in_chans=1),
+        ),
+        weights=Weights(init="random init"),
+        recipe={"lr": 1e-3, **RECIPE, **(overrides or {})},
+        overrides=overrides or {},
+        seed=seed,
+        n_test=len(predictions),
+        metrics=auroc_metrics(predictions, task),
+        bootstrap=BootstrapSettings(
+            n_resamples=200,
+            seed=0,
+            unit="patient",
+            n_units=int(predictions["patient_id"].nunique()),
+            method="percentile",
+            level=0.95,
+        ),
+        thresholds=dict(zip(labels, thresholds or [0.5] * len(labels), strict=True)),
+        confusion_matrix=confusion(predictions, task),
+        training=TrainingSection(
+            history=(),
+            best_epoch=RECIPE["epochs"] - 1,
+            epochs_run=RECIPE["epochs"],
+            stopped_early=False,
+            resumed_from_epoch=None,
+        ),
+        versions={"cxr-benchmark": "0.1.0", "torch": "2.0"},
+        git=GitSection(commit="0" * 40, dirty=False),
+        hardware=HardwareSection(platform="fixture", python="3.11", cpu="fixture", torch_threads=1, device="cpu"),
+        durations_s=Durations(data=0.0, train=0.0, evaluate=0.0, total=0.0),
+        submission=fixture_submission(model, task["name"]) if origin == "submission" else None,
+    )
+
+
+def publish_record(results: Path, record: RunRecord, predictions: pd.DataFrame) -> None:
+    """Stage the run directory, then rename it into place and index it, as ``publish_run`` does."""
+    store = ResultsDir(results)
+    staging = store.staging_dir(record.run_id)
+    predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+    record.write(staging / RECORD_FILE)
+    store.publish(staging, record)
 
 
 def write_run(
@@ -90,52 +212,20 @@ def write_run(
     seed: int,
     thresholds: list[float] | None = None,
     overrides: dict[str, Any] | None = None,
-    origin: str = "baseline",
+    origin: Origin = "baseline",
     created_at: str = "2025-01-01T00:00:00+00:00",
     family: str = "toy",
     image_size: int = 64,
     parameters: int | None = None,
 ) -> str:
-    """A run directory for ``predictions``; returns its run id. The record has the fields the
-    leaderboard and ``benchmark cite`` read (model input, recipe, bootstrap settings, versions);
-    ``origin="submission"`` records the model as a submission of that name."""
+    """A run directory for ``predictions`` with ``fixture_record``'s record; returns its run id."""
     tag = hashlib.sha256(f"{task['hash']}{model}{seed}{overrides}{created_at}".encode()).hexdigest()[:6]
     run_id = f"20250101T000000Z-{task['name']}-{model}-s{seed}-{tag}"
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created_at": created_at,
-        "origin": origin,
-        "run_key": tag,
-        "task": task,
-        "model": {
-            "name": model,
-            "family": family,
-            "parameters": parameters or 1000 + len(model),
-            "source_hash": "c" * 64,
-            "input": {"image_size": image_size, "in_chans": 1},
-        },
-        "recipe": {"lr": 1e-3, **RECIPE, **(overrides or {})},
-        "overrides": overrides or {},
-        "seed": seed,
-        "n_test": len(predictions),
-        "metrics": auroc_metrics(predictions, task),
-        "thresholds": dict(zip(task["labels"], thresholds or [0.5] * len(task["labels"]), strict=True)),
-        "bootstrap": {"method": "percentile", "unit": "patient", "n_resamples": 200, "seed": 0, "level": 0.95},
-        "training": {"epochs_run": RECIPE["epochs"]},
-        "weights": {"init": "random init"},
-        "versions": {"cxr-benchmark": "0.1.0", "torch": "2.0"},
-        "git": {"commit": "0" * 40, "dirty": False},
-    }
-    if (matrix := confusion(predictions, task)) is not None:
-        record["confusion_matrix"] = matrix
-    if origin == "submission":
-        record["submission"] = {"name": model, "kind": "plugin"}
-    store = ResultsDir(results)
-    staging = store.staging_dir(run_id)
-    predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
-    write_json(staging / RECORD_FILE, record)
-    store.publish(staging, record)
+    record = fixture_record(
+        run_id, predictions, task, model, seed, thresholds, overrides, origin, created_at, family, image_size,
+        parameters, run_key=tag,
+    )  # fmt: skip
+    publish_record(results, record, predictions)
     return run_id
 
 
@@ -204,7 +294,7 @@ def write_saliency_cache(
     from benchmark.saliency.scoring import score_map, summarise
 
     record = ResultsDir(results).load_record(run_id)
-    classes = list(record["task"]["labels"])
+    classes = list(record.task.labels)
     yy, xx = np.mgrid[0:size, 0:size]
     images, maps, image_entries, entries, trials = [], [], [], [], []
     for j in range(n_images):
@@ -237,8 +327,8 @@ def write_saliency_cache(
                 maps.append(saliency)
     index = {
         "run_id": run_id,
-        "task": {"name": record["task"]["name"], "hash": record["task"]["hash"], "problem": record["task"]["problem"]},
-        "model": {"name": record["model"]["name"], "family": record["model"]["family"], "target_layer": "features"},
+        "task": {"name": record.task.name, "hash": record.task.hash, "problem": record.task.problem},
+        "model": {"name": record.model.name, "family": record.model.family, "target_layer": "features"},
         "classes": classes,
         "methods": list(methods),
         "images": image_entries,
