@@ -1,6 +1,6 @@
 """First paint of the leaderboard in a real browser on a results folder of 500 runs.
 
-Builds 500 generated runs (tests/data/runs/make.py: record.json + predictions.parquet, as `benchmark run`
+Builds 500 generated runs (tests/fixtures/runs/make.py: record.json + predictions.parquet, as `benchmark run`
 writes them, without training): 10 tasks (binary, multiclass, multilabel) of 600 to 2,000 test images,
 each with 10 models x 5 seeds. Then starts `benchmark leaderboard` on it (a fresh server: nothing cached,
 app modules not yet imported), opens it in headless Chromium and times, from navigation, until the
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmark.results.record import RECORD_FILE, RunRecord  # noqa: E402
-from tests.data.runs.make import ToyModel, toy_task, write_task_runs  # noqa: E402
+from tests.fixtures.runs.make import ToyModel, toy_task, write_task_runs  # noqa: E402
 
 GOAL_S = 3.0
 # (name, problem, labels, patients, images per patient at most): test sets of about 600 to 2,000 images

@@ -11,7 +11,7 @@ import yaml
 from benchmark.data.cache import CACHE_ENV
 from benchmark.tasks import TASKS, Task, task_from_dict, tasks_dir
 from benchmark.tasks.registry import TASKS_DIR_ENV
-from tests.data.covid_kaggle.make import make_covid_dataset
+from tests.fixtures.covid_kaggle.make import make_covid_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -53,5 +53,6 @@ def hardware(device: torch.device) -> dict[str, Any]:
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
+        # CUDA's version, or ROCm's where torch is built for it (torch.version.cuda is None there)
+        info["cuda"] = torch.version.cuda or f"hip {torch.version.hip}"
     return info

@@ -1,0 +1,1 @@
+"""Results: run records, the run store and its SQLite index, entries, standings, export, citation, reproduce."""
