@@ -1,0 +1,1 @@
+"""Builders of derived datasets from datasets as distributed."""
