@@ -58,7 +58,7 @@ class Recipe:
     unfreeze_fraction: float = 1.0
     finetune_lr: float | None = None
     finetune_lr_min: float | None = None
-    # augmentation on training batches (MONAI / torchvision), per image
+    # augmentation of training batches on the training device (benchmark.training.augment), parameters per image
     aug_rotation: float = 0.0  # degrees, +-
     aug_hflip: bool = False
     aug_vflip: bool = False

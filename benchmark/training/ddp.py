@@ -20,7 +20,7 @@ from benchmark.errors import ConfigError
 
 T = TypeVar("T")
 
-RANK_SEED_STRIDE = 1_000_000_007  # per-rank seed offset (prime: survives the augmenter's mod 2**32); rank 0 adds 0
+RANK_SEED_STRIDE = 1_000_000_007  # per-rank seed offset (prime: survives the augmenter's mod 2**64); rank 0 adds 0
 
 
 @dataclass(frozen=True)

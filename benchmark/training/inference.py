@@ -11,6 +11,7 @@ from benchmark.data.prepared import PreparedSplit
 from benchmark.metrics.predictions import SCORE_PREFIX, TRUE_PREFIX, prediction_arrays, predictions_frame
 from benchmark.models.io import normalise, to_probabilities
 from benchmark.recipe import Recipe
+from benchmark.training.prefetch import Prefetcher
 
 
 @torch.no_grad()
@@ -18,9 +19,10 @@ def predict_logits(model: nn.Module, split: PreparedSplit, recipe: Recipe, devic
     """The model's (N, outputs) logits on every image of ``split``, in eval mode, on the CPU."""
     model.eval()
     outputs = []
-    for images, _ in split.batches(recipe.eval_batch_size):
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            outputs.append(model(normalise(images, recipe, device)).float().cpu())
+    with Prefetcher(split.batches(recipe.eval_batch_size), device) as batches:  # the next batch gathered meanwhile
+        for images, _ in batches:
+            with torch.autocast(device.type, enabled=device.type == "cuda"):
+                outputs.append(model(normalise(images, recipe, device)).float().cpu())
     return torch.cat(outputs) if outputs else torch.zeros(0)
 
 

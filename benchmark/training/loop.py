@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from benchmark.training.early_stopping import EarlyStopping
 from benchmark.training.inference import predict_logits
 from benchmark.training.losses import TaskLoss
 from benchmark.training.optim import make_optimizer, make_scheduler, set_scheduled_lr, step_scheduler
+from benchmark.training.prefetch import Prefetcher
 
 log = logging.getLogger(__name__)
 
@@ -105,29 +107,30 @@ def train_one_epoch(context: FitContext, train: PreparedSplit, epoch: int) -> fl
     freeze_batchnorm(model)
     step_model = context.replicas.for_training()
     total, seen = 0.0, 0
-    batches = train.batches(context.rank_batch, shuffle, (world.rank, world.size))
     steps = recipe.steps_per_epoch
+    batches = islice(train.batches(context.rank_batch, shuffle, (world.rank, world.size)), steps)
     shard_size = -(-len(train) // world.size)
     n_batches = min(-(-shard_size // context.rank_batch), steps or shard_size)
     quiet = not sys.stderr.isatty()
-    for batch_index, (images, targets) in enumerate(
-        tqdm(batches, total=n_batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=quiet, leave=False)
-    ):
-        if steps is not None and batch_index >= steps:
-            break
-        if context.augment is not None:
-            images = context.augment(images, world.rank_seed(seed + batch_index))
-        x, y = normalise(images, recipe, device), targets.to(device, non_blocking=True)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            loss = context.loss_fn(step_model(x), y)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        total += loss.detach() * len(images)  # a tensor: no per-batch synchronisation
-        seen += len(images)
-        if context.options.on_batch is not None:
-            context.options.on_batch(epoch, batch_index)
+    # the next batches are gathered (and copied to the device) while this step runs; the images are
+    # augmented where the model trains, each batch seeded by (seed, epoch, batch, rank)
+    with Prefetcher(batches, device) as prefetched:
+        desc = f"epoch {epoch + 1}/{recipe.epochs}"
+        progress = tqdm(prefetched, total=n_batches, desc=desc, disable=quiet, leave=False)
+        for batch_index, (images, y) in enumerate(progress):
+            if context.augment is not None:
+                images = context.augment(images, world.rank_seed(seed + batch_index))
+            x = normalise(images, recipe, device)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, enabled=device.type == "cuda"):
+                loss = context.loss_fn(step_model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.detach() * len(images)  # a tensor: no per-batch synchronisation
+            seen += len(images)
+            if context.options.on_batch is not None:
+                context.options.on_batch(epoch, batch_index)
     total, seen = world.sum(float(total), seen)
     return total / max(seen, 1)
 
@@ -168,7 +171,7 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     trainables = Trainables(model, optimizer, make_scheduler(optimizer, recipe), scaler)
     state, resumed_from = _initial_state(options, trainables, recipe)
-    augment = build_augmenter(recipe, train.images.shape[-1])
+    augment = build_augmenter(recipe)
     context = FitContext(recipe, problem, options, device, world, rank_batch, trainables, loss_fn, augment)
     stopping = EarlyStopping.from_recipe(recipe)
     remaining = range(state.epoch + 1, recipe.epochs) if not state.stopped_early else range(0)

@@ -92,3 +92,43 @@ def test_reduce_on_plateau_lowers_the_learning_rate(tmp_path):
     result = fit(model, recipe, "multiclass", _split(32, 0), _split(16, 1), FitOptions(tmp_path / "c.pt", seed=0))
     rates = [row["lr"] for row in result.history]
     assert rates[0] == pytest.approx(0.01) and min(rates) < 0.01
+
+
+def test_augmented_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_run(tmp_path):
+    """Augmentation is seeded by (seed, epoch, batch, rank): a resume replays the uninterrupted run."""
+    augmentation = {
+        "aug_rotation": 10.0,
+        "aug_hflip": True,
+        "aug_zoom": 0.1,
+        "aug_shift_x": 0.1,
+        "aug_shift_y": 0.05,
+        "aug_fill": "reflection",
+        "aug_brightness": 0.1,
+        "aug_contrast": 0.1,
+    }
+    plain = MODELS.get("lotko_cnn").recipe.with_overrides({"image_size": 16, "epochs": 2, "lr": 0.01, "batch_size": 8})
+    recipe = plain.with_overrides(augmentation)
+    train, val = _split(24, 0), _split(8, 1)
+
+    def run(recipe, checkpoint, **options):
+        torch.manual_seed(0)
+        model = MODELS.get("lotko_cnn").build(ModelInputs(3, 1, 16))
+        return model, fit(model, recipe, "multiclass", train, val, FitOptions(tmp_path / checkpoint, seed=3, **options))
+
+    def interrupt(epoch: int, batch: int) -> None:
+        if epoch == 1 and batch == 1:
+            raise KeyboardInterrupt
+
+    model, clean = run(recipe, "clean.pt")
+    with pytest.raises(KeyboardInterrupt):
+        run(recipe, "resumed.pt", on_batch=interrupt)
+    again, resumed = run(recipe, "resumed.pt", resume=True)
+    assert resumed.resumed_from_epoch == 0
+    columns = ["epoch", "train_loss", "lr", "val_loss", "val_auroc"]
+    assert [[row[c] for c in columns] for row in resumed.history] == [
+        [row[c] for c in columns] for row in clean.history
+    ]
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(again.state_dict()[name], tensor)
+    _, unaugmented = run(plain.with_overrides({"epochs": 1}), "plain.pt")
+    assert unaugmented.history[0]["train_loss"] != clean.history[0]["train_loss"]  # augmentation was applied

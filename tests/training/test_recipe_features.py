@@ -114,12 +114,12 @@ def test_augmentation_is_per_image_deterministic_and_keeps_shape():
         aug_brightness=0.1,
         aug_contrast=0.1,
     )
-    augment = build_augmenter(recipe, 32)
+    augment = build_augmenter(recipe)
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (4, 1, 32, 32), dtype=np.uint8))
     a, b, c = augment(images, 1), augment(images, 1), augment(images, 2)
     assert a.shape == images.shape and torch.equal(a, b) and not torch.equal(a, c)
     assert float(a.min()) >= 0 and float(a.max()) <= 255
-    assert build_augmenter(Recipe(), 32) is None
+    assert build_augmenter(Recipe()) is None
 
 
 def test_samplewise_normalisation_centres_each_image():
