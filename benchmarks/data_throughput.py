@@ -17,17 +17,16 @@ import argparse
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _args import add_data_root  # first: puts this checkout on sys.path
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from benchmark.data.cache import CACHE_ENV, prepare_cache
 from benchmark.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZE = 224
 
 
@@ -71,7 +70,7 @@ def time_per_item(paths: list[str], batch_size: int, workers: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="covid3")
-    parser.add_argument("--data-root", default=os.environ.get("CXRBENCH_DATA") or str(ROOT.parent / "shared" / "data"))
+    add_data_root(parser)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--passes", type=int, default=20, help="passes over the cache (the per-item side does one)")
     args = parser.parse_args()

@@ -35,6 +35,7 @@ from itertools import islice
 from pathlib import Path
 
 import torch
+from _args import add_data_root  # first: puts this checkout on sys.path
 
 from benchmark.data.prepared import PreparedSplit
 from benchmark.models.io import default_device, normalise, num_outputs
@@ -44,8 +45,8 @@ from benchmark.tasks import TASKS
 from benchmark.training.augment import AugmentParams, BatchAugmenter, build_augmenter
 from benchmark.training.loop import FitOptions, fit
 from benchmark.training.prefetch import Prefetcher
+from tests.fixtures.augment.monai_reference import monai_reference
 
-ROOT = Path(__file__).resolve().parent.parent
 AUGMENT_GOAL = 10.0  # batched / per-image images/s, same core
 EPOCH_GOAL = 1.05  # augmented / unaugmented epoch seconds
 AUG_FIELDS = [f.name for f in dataclasses.fields(Recipe) if f.name.startswith("aug_")]
@@ -53,11 +54,7 @@ AUG_FIELDS = [f.name for f in dataclasses.fields(Recipe) if f.name.startswith("a
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-root",
-        default=os.environ.get("CXRBENCH_DATA") or str(ROOT.parent / "shared" / "data"),
-        help="folder holding the datasets (default: $CXRBENCH_DATA or ../shared/data)",
-    )
+    add_data_root(parser)
     parser.add_argument("--task", default="pneumonia")
     parser.add_argument("--model", default="efficientnet_b0")
     parser.add_argument("--aug-batch", type=int, default=64, help="batch of the augmentation comparison")
@@ -113,27 +110,7 @@ def monai_per_image(recipe: Recipe, image_size: int) -> Callable[[torch.Tensor, 
 
 def monai_with(images: torch.Tensor, params: AugmentParams, fill: str) -> torch.Tensor:
     """MONAI's per-image transforms with the batched path's parameters."""
-    from monai.transforms import Affine, Flip, ScaleIntensity, ScaleIntensityFixedMean
-
-    out = []
-    for i, image in enumerate(images.float()):
-        height, width = image.shape[-2:]
-        x = Affine(
-            rotate_params=float(params.rotation[i]),
-            translate_params=(float(params.shift[i, 1]) * height, float(params.shift[i, 0]) * width),
-            scale_params=(float(params.zoom[i, 1]), float(params.zoom[i, 0])),
-            padding_mode=fill,
-            mode="bilinear",
-            image_only=True,
-        )(image)
-        if params.hflip[i]:
-            x = Flip(spatial_axis=1)(x)
-        if params.vflip[i]:
-            x = Flip(spatial_axis=0)(x)
-        x = ScaleIntensity(minv=None, maxv=None, factor=float(params.brightness[i]) - 1)(x)
-        x = ScaleIntensityFixedMean(factor=float(params.contrast[i]) - 1)(x)
-        out.append(torch.as_tensor(x).clamp(0, 255))
-    return torch.stack(out)
+    return torch.stack([monai_reference(image, params, i, fill) for i, image in enumerate(images)])
 
 
 def images_per_second(

@@ -29,24 +29,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _args import add_data_root  # first: puts this checkout on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmark.ray.cluster import ray_session  # noqa: E402
-from benchmark.ray.sweep import execute_on_worker, sweep  # noqa: E402
-from benchmark.ray.train import run_distributed  # noqa: E402
-from benchmark.results.store import discard  # noqa: E402
-from benchmark.training.runner import RunRequest, execute_run, publish_run  # noqa: E402
+from benchmark.ray.cluster import ray_session
+from benchmark.ray.sweep import execute_on_worker, sweep
+from benchmark.ray.train import run_distributed
+from benchmark.results.store import discard
+from benchmark.training.runner import RunRequest, execute_run, publish_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-root",
-        default=os.environ.get("CXRBENCH_DATA") or str(ROOT.parent / "shared" / "data"),
-        help="folder holding the datasets (default: $CXRBENCH_DATA or ../shared/data)",
-    )
+    add_data_root(parser)
     parser.add_argument("--task", default="covid3")
     parser.add_argument("--model", default="lotko_cnn")
     parser.add_argument("--runs", type=int, default=4, help="runs per measurement (seeds 0..N-1)")

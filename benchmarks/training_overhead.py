@@ -15,7 +15,6 @@ A measurement script, not a test: it prints the timings and the ratio against th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from _args import add_data_root  # first: puts this checkout on sys.path
 from torch import nn
 
 from benchmark.data.prepared import PreparedSplit
@@ -32,18 +32,13 @@ from benchmark.recipe import Recipe
 from benchmark.tasks import TASKS
 from benchmark.training.loop import FitOptions, epoch_seed, fit
 
-ROOT = Path(__file__).resolve().parent.parent
 TASK = "pneumoniamnist"
 GOAL = 1.10
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-root",
-        default=os.environ.get("CXRBENCH_DATA") or str(ROOT.parent / "shared" / "data"),
-        help="folder holding the datasets (default: $CXRBENCH_DATA or ../shared/data)",
-    )
+    add_data_root(parser)
     parser.add_argument("--model", default="resnet18", help="registered model name (default: resnet18)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each loop; the median is reported")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N", help="use only the first N train images")

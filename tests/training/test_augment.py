@@ -11,6 +11,7 @@ import torch
 
 from benchmark.recipe import Recipe
 from benchmark.training.augment import AugmentParams, BatchAugmenter, build_augmenter
+from tests.fixtures.augment.monai_reference import monai_reference
 
 N = 20_000  # parameter sets drawn for the distribution checks
 RECIPE = Recipe(
@@ -122,29 +123,6 @@ def _params(n: int, **fixed) -> AugmentParams:
     return AugmentParams(**values)
 
 
-def _monai(image: torch.Tensor, params: AugmentParams, i: int, fill: str) -> torch.Tensor:
-    """MONAI's per-image pipeline (as the augmenter was before) for image i's parameters."""
-    from monai.transforms import Affine, Flip, ScaleIntensity, ScaleIntensityFixedMean
-
-    size = image.shape[-2:]  # (H, W); MONAI's spatial axes are (y, x)
-    x = image.float()
-    x = Affine(
-        rotate_params=float(params.rotation[i]),
-        translate_params=(float(params.shift[i, 1]) * size[0], float(params.shift[i, 0]) * size[1]),
-        scale_params=(float(params.zoom[i, 1]), float(params.zoom[i, 0])),
-        padding_mode=fill,
-        mode="bilinear",
-        image_only=True,
-    )(x)
-    if params.hflip[i]:
-        x = Flip(spatial_axis=1)(x)
-    if params.vflip[i]:
-        x = Flip(spatial_axis=0)(x)
-    x = ScaleIntensity(minv=None, maxv=None, factor=float(params.brightness[i]) - 1)(x)
-    x = ScaleIntensityFixedMean(factor=float(params.contrast[i]) - 1)(x)
-    return torch.as_tensor(x).clamp(0, 255)
-
-
 CASES = {
     "hflip": {"hflip": True},
     "vflip": {"vflip": True},
@@ -162,7 +140,7 @@ def test_matches_monai_per_image(case, fill):
     images = _images(2)
     params = _params(2, **CASES[case])
     batched = BatchAugmenter(Recipe(aug_fill=fill, aug_brightness=0.1, aug_contrast=0.1)).apply(images, params)
-    reference = torch.stack([_monai(images[i], params, i, fill) for i in range(2)])
+    reference = torch.stack([monai_reference(images[i], params, i, fill) for i in range(2)])
     assert not torch.equal(reference, images.float()) or case == "intensity"  # the transform did something
     np.testing.assert_allclose(batched.numpy(), reference.numpy(), rtol=0, atol=TOLERANCE)
 
@@ -171,5 +149,5 @@ def test_non_square_images_match_monai():
     images = _images(2, 32)[:, :, :, 4:28]  # 32 x 24
     params = _params(2, rotation=0.2, zoom=[1.1, 0.95], shift=[0.05, -0.1], hflip=True)
     batched = BatchAugmenter(Recipe(aug_fill="reflection")).apply(images, params)
-    reference = torch.stack([_monai(images[i], params, i, "reflection") for i in range(2)])
+    reference = torch.stack([monai_reference(images[i], params, i, "reflection") for i in range(2)])
     np.testing.assert_allclose(batched.numpy(), reference.numpy(), rtol=0, atol=TOLERANCE)
