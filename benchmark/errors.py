@@ -80,3 +80,20 @@ class ReproductionError(BenchmarkError):
 
 class DistributedRunError(BenchmarkError):
     """A run, sweep or tuning job on Ray that failed; names the runs and how to continue."""
+
+
+class InvalidRunError(BenchmarkError):
+    """A trained run that must not be recorded: non-finite scores, or no training step taken.
+    Nothing is written; the run's checkpoint stays in its work folder for diagnosis."""
+
+
+class RunDamagedError(RecordError):
+    """A run directory whose files are missing, unreadable or differ from the sha256 its record holds."""
+
+
+class DuplicateRunError(BenchmarkError):
+    """A second run for an (entry, seed) that already has one, or a seed whose predictions repeat another's."""
+
+
+class SubmissionProcessError(SubmissionError):
+    """Submitted plugin code that failed, exited early or broke its limits in its child process."""
