@@ -97,3 +97,11 @@ class DuplicateRunError(BenchmarkError):
 
 class SubmissionProcessError(SubmissionError):
     """Submitted plugin code that failed, exited early or broke its limits in its child process."""
+
+
+class DownloadError(BenchmarkError):
+    """A transfer that failed, was cut off or cannot start (too little disk space); a partial file is kept to resume."""
+
+
+class DiskSpaceError(DownloadError):
+    """Too little free space under the data root for a download; nothing was written."""

@@ -2,7 +2,9 @@
 
 Counts of images, patients and labels per split; patients found in two splits; images
 byte-identical or near-identical (256-bit difference hashes within 10 bits) across splits; files the
-metadata lists but the root lacks (missing) and files that do not decode (unreadable).
+metadata lists but the root lacks (missing) and files that do not decode (unreadable); where
+``benchmark data download`` left a manifest, files whose sha256 changed since (or that are gone).
+``check_problems`` names what makes the data unusable for the task; the command then exits non-zero.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import pandas as pd
 from PIL import Image
 
 from benchmark.data.dataset import DataSpec, TaskData, load_data
+from benchmark.data.download import file_digest
+from benchmark.data.fetch.manifest import find_manifest
+from benchmark.data.fetch.plans import plan_for
 from benchmark.data.images import read_image
 from benchmark.data.source import SPLITS
 from benchmark.errors import BenchmarkError
@@ -49,6 +54,7 @@ def check_task_data(
     frame = data.frame.reset_index(drop=True)
     fingerprints, missing = _fingerprints(data, frame, workers or os.cpu_count() or 1)
     frame = frame.assign(sha256=fingerprints["sha256"], dhash=fingerprints["dhash"])
+    manifest_path, changed, gone = _against_manifest(task, data, frame)
     byte_identical = _cross_split_groups(frame, "sha256")
     identical_ids = {image_id for group in byte_identical for image_id in group["image_ids"]}
     near = [g for g in _near_identical_pairs(frame) if not set(g["image_ids"]) <= identical_ids]
@@ -71,7 +77,43 @@ def check_task_data(
         "unreadable": [
             {"image_id": i, "error": e} for i, e in zip(frame["image_id"], fingerprints["error"], strict=True) if e
         ],
+        "download_manifest": manifest_path,
+        "changed_since_download": changed,
+        "missing_since_download": gone,
     }
+
+
+def check_problems(report: dict[str, Any]) -> list[str]:
+    """What makes the data unusable for the task: missing, unreadable or changed files, a split off its pin."""
+    problems = [
+        f"{len(report[key])} {key.replace('_', ' ')}"
+        for key in ("missing", "unreadable", "changed_since_download", "missing_since_download")
+        if report[key]
+    ]
+    if not report["split_matches_pin"]:
+        problems.append("split does not match the pin")
+    return problems
+
+
+def _against_manifest(task: DataSpec, data: TaskData, frame: pd.DataFrame) -> tuple[str | None, list[str], list[str]]:
+    """(manifest path, files whose sha256 differs from it, files it lists that are gone); the sha256s of
+    images already hashed for the report are reused, the other files (archives, CSVs, npz) are hashed here."""
+    manifest = find_manifest(data.root, plan_for(task).folder)
+    if manifest is None:
+        return None, [], []
+    known = {
+        os.path.normpath(location): digest
+        for location, digest in zip(frame["location"], frame["sha256"], strict=True)
+        if isinstance(digest, str)
+    }
+    changed, gone = [], []
+    for relative, (expected, _) in sorted(manifest.files.items()):
+        path = os.path.normpath(manifest.folder / relative)
+        if not os.path.isfile(path):
+            gone.append(relative)
+        elif (known.get(path) or file_digest(Path(path), "sha256")) != expected:
+            changed.append(relative)
+    return str(manifest.path), changed, gone
 
 
 def _fingerprints(data: TaskData, frame: pd.DataFrame, workers: int) -> tuple[pd.DataFrame, list[str]]:
@@ -150,6 +192,7 @@ def _label_counts(frame: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, dic
 def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"task {report['task']} ({report['task_hash'][:12]}) at {report['data_root']}",
+        f"download manifest: {report['download_manifest'] or 'none (not fetched by `benchmark data download`)'}",
         f"split sha256 {report['split_sha256']} "
         + (
             "matches the pin"
@@ -168,6 +211,8 @@ def format_report(report: dict[str, Any]) -> str:
         "near_identical_across_splits",
         "missing",
         "unreadable",
+        "changed_since_download",
+        "missing_since_download",
     ):
         items = report[key]
         lines.append(f"{key.replace('_', ' ')}: {len(items)}")

@@ -53,8 +53,9 @@ def test_bad_checksum_deletes_partial_file_and_says_so(served, tmp_path):
     assert not list(destination.parent.glob("*"))
 
 
-def test_cli_download_uses_the_task_url(served, tmp_path, monkeypatch):
-    """`benchmark data download` fetches what the task file names; here the URL points at 127.0.0.1."""
+def test_cli_download_uses_the_task_url(served, tmp_path, monkeypatch, capsys):
+    """`benchmark data download` fetches what the task file names; here the URL points at 127.0.0.1.
+    The fixture is not the real file, so the final check finds the split off the task's pin (exit 1)."""
     from benchmark.tasks import TASKS
 
     base, folder = served
@@ -62,5 +63,6 @@ def test_cli_download_uses_the_task_url(served, tmp_path, monkeypatch):
     task = TASKS.get("pneumoniamnist")
     monkeypatch.setitem(task.source, "url", f"{base}/pneumoniamnist.npz")
     monkeypatch.setitem(task.source, "md5", _md5(fixture))
-    assert main(["data", "download", "pneumoniamnist", "--data-root", str(tmp_path)]) == 0
+    assert main(["data", "download", "pneumoniamnist", "--data-root", str(tmp_path)]) == 1
     assert (tmp_path / "pneumoniamnist" / "pneumoniamnist.npz").read_bytes() == fixture.read_bytes()
+    assert "differs from the task's pin" in capsys.readouterr().err

@@ -31,7 +31,7 @@ def test_check_reports_leaks_and_unreadable_files(planted, tiny_covid_task, caps
     from benchmark.tasks import TASKS
 
     monkeypatch.setattr(TASKS, "get", lambda name: tiny_covid_task)
-    assert main(["data", "check", "covid3", "--data-root", str(planted), "--json", "--workers", "2"]) == 0
+    assert main(["data", "check", "covid3", "--data-root", str(planted), "--json", "--workers", "2"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["split_matches_pin"] is False  # planted extra images
     assert [g["image_ids"] for g in report["near_identical_across_splits"]] == [
@@ -43,7 +43,7 @@ def test_check_reports_leaks_and_unreadable_files(planted, tiny_covid_task, caps
     images = sum(report["images"].values())
     assert images == sum(1 for p in (planted / "Covid19-dataset").rglob("*.*")) - 3
     assert report["labels"]["test"]["Covid"] == {"positive": 4, "negative": 9, "unknown": 0}
-    assert main(["data", "check", "covid3", "--data-root", str(planted)]) == 0
+    assert main(["data", "check", "covid3", "--data-root", str(planted)]) == 1  # unreadable image: fails
     assert "near identical across splits: 1" in capsys.readouterr().out
 
 
