@@ -6,10 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from benchmark.errors import ConfigError
+from benchmark.recipe import Recipe, check_seed
 from benchmark.results.index import RunFilter
 from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import DEFAULT_RESULTS, ResultsDir
 from benchmark.submission.metadata import METADATA_FILE
+from benchmark.text import terminal_cell
 
 
 def list_tasks(args: argparse.Namespace) -> int:
@@ -118,10 +121,30 @@ def recipe_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def epochs_argument(text: str) -> int:
+    """``--epochs``: a whole number the Recipe accepts as ``epochs`` (its own rule, checked on parsing)."""
+    try:
+        return Recipe().with_overrides({"epochs": int(text)}).epochs
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number of epochs (at least 1), got {text!r}") from None
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seed_argument(text: str) -> int:
+    """``--seed`` (and each ``--seeds`` value): a whole number in the range ``check_seed`` allows."""
+    try:
+        return check_seed(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}") from None
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every training command shares: data, recipe overrides, results folder."""
     parser.add_argument("--data-root", help="dataset folder (default: $CXRBENCH_DATA)")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--epochs", type=epochs_argument, help="override the recipe's epochs (at least 1)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field"
     )
@@ -137,7 +160,6 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmark.errors import ConfigError
     from benchmark.training.runner import RunRequest, run_benchmark
 
     if args.workers is None and (args.gpus_per_worker is not None or args.address):
@@ -181,14 +203,15 @@ def is_submission_folder(value: str) -> bool:
 
 
 def summary(record: RunRecord) -> str:
+    run_id, task, model = map(terminal_cell, (record.run_id, record.task.name, record.model.name))
     lines = [
-        f"{record.run_id}  task {record.task.name} ({record.task.hash[:12]})  "
-        f"model {record.model.name}  seed {record.seed}  n_test {record.n_test}"
+        f"{run_id}  task {task} ({terminal_cell(record.task.hash[:12])})  "
+        f"model {model}  seed {record.seed}  n_test {record.n_test}"
     ]
     for name, m in record.metrics.items():
         if "/" in name:
             continue
-        lines.append(f"  {name:<18} {m.value:.4f}  95% CI [{m.ci_low:.4f}, {m.ci_high:.4f}]")
+        lines.append(f"  {terminal_cell(name):<18} {m.value:.4f}  95% CI [{m.ci_low:.4f}, {m.ci_high:.4f}]")
     return "\n".join(lines)
 
 
@@ -215,10 +238,9 @@ def list_runs(args: argparse.Namespace) -> int:
     for r in runs:
         value = "n/a" if r.primary_value is None else f"{r.primary_value:.4f}"
         ci = "" if r.primary_ci_low is None else f" [{r.primary_ci_low:.4f}, {r.primary_ci_high:.4f}]"
-        print(
-            f"{r.run_id:<64} {r.task_name:<15} {r.model_name:<28} {r.origin:<10} {r.seed:>4}  "
-            f"{r.primary_metric} {value}{ci}"
-        )
+        names = (r.run_id, r.task_name, r.model_name, r.origin, r.primary_metric)
+        run_id, task, model, origin, metric = map(terminal_cell, names)  # a name can hold a newline or a |
+        print(f"{run_id:<64} {task:<15} {model:<28} {origin:<10} {r.seed:>4}  {metric} {value}{ci}")
     return 0
 
 
@@ -239,7 +261,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_parser = sub.add_parser("run", help="train and evaluate one model on one task")
     run_parser.add_argument("--task", required=True)
     run_parser.add_argument("--model", required=True, help="a registered model, or a submissions/<team> folder")
-    run_parser.add_argument("--seed", type=int, default=0)
+    run_parser.add_argument("--seed", type=seed_argument, default=0, help="training seed, 0 <= seed < 2**32")
     add_recipe_arguments(run_parser)
     run_parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     run_parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")

@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.data.prepared import PreparedSplit
+from benchmark.errors import InvalidRunError
 from benchmark.metrics.registry import weighted_auroc
 from benchmark.models.freeze import apply_stage, freeze_batchnorm
 from benchmark.models.io import default_device, normalise, to_probabilities
@@ -132,7 +133,13 @@ def train_one_epoch(context: FitContext, train: PreparedSplit, epoch: int) -> fl
             if context.options.on_batch is not None:
                 context.options.on_batch(epoch, batch_index)
     total, seen = world.sum(float(total), seen)
-    return total / max(seen, 1)
+    if seen == 0:  # every rank saw no batch: the model would be recorded untrained
+        raise InvalidRunError(
+            f"epoch {epoch + 1} took no optimizer step: the {len(train)} training image(s) gave no batch "
+            f"(batch_size {recipe.batch_size}, steps_per_epoch {steps}); a run that never trained is not recorded. "
+            "Check the task's train split"
+        )
+    return total / seen
 
 
 def validate(context: FitContext, val: PreparedSplit) -> dict[str, float]:

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -26,9 +27,10 @@ from torch import nn
 from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.data.prepared import PreparedSplit
+from benchmark.errors import InvalidRunError
 from benchmark.models.io import default_device, num_outputs
 from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
-from benchmark.recipe import Recipe
+from benchmark.recipe import Recipe, check_seed
 from benchmark.results.provenance import git_commit, hardware, package_versions
 from benchmark.results.record import (
     RECORD_FILE,
@@ -55,6 +57,7 @@ from benchmark.results.store import (
     discard,
 )
 from benchmark.tasks import TASKS, Task
+from benchmark.training.code import training_code_hash, training_digests
 from benchmark.training.inference import predict, prediction_arrays
 from benchmark.training.loop import BatchHook, EpochHook, FitOptions, FitResult, fit
 
@@ -100,10 +103,19 @@ def weights_record(path: str | None) -> Weights:
     return Weights(init="pretrained", file=str(Path(path).resolve()), sha256=file_digest(Path(path), "sha256"))
 
 
-def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int) -> str:
-    """Identity of a run's inputs: the same key means the same training, so it can resume."""
-    blob = json.dumps([task_hash, model_hash, recipe, seed], sort_keys=True)
+def run_key(task_hash: str, model_hash: str, recipe: dict[str, Any], seed: int, training: str | None = None) -> str:
+    """Identity of a run's inputs: the same key means the same training, so it can resume. ``training``
+    is the training code's hash (``benchmark.training.code``) of a trained run; None for a scored file."""
+    parts: list[Any] = [task_hash, model_hash, recipe, seed]
+    if training is not None:  # a predictions file's key, and keys from before the training code was hashed
+        parts.append(training)
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def trained_run_key(task: Task, spec: ModelSpec, recipe: Recipe, seed: int) -> str:
+    """The run key of training ``spec`` by ``recipe`` on ``task`` with this checkout's training code."""
+    return run_key(task.task_hash, spec.source_hash, recipe.to_dict(), seed, training_code_hash())
 
 
 @dataclass
@@ -125,16 +137,22 @@ class TrainedRun:
 
 
 def resolve(request: RunRequest) -> tuple[Task, ModelSpec, Recipe]:
-    """The request's task, model and recipe (overrides applied and type-checked); reads no data."""
+    """The request's task, model and recipe (overrides applied and checked, the seed checked); reads no data."""
     task = TASKS.get(request.task) if isinstance(request.task, str) else request.task
     spec = MODELS.get(request.model) if isinstance(request.model, str) else request.model
+    check_seed(request.seed)
     return task, spec, spec.recipe.with_overrides(request.overrides)
+
+
+def run_name(task: Task, spec: ModelSpec, seed: int) -> str:
+    """How an error names a run before it has a run id."""
+    return f"the run of task {task.name}, model {spec.name}, seed {seed}"
 
 
 def request_key(request: RunRequest) -> str:
     """The run key ``execute_run`` gives this request's record, known before anything trains."""
     task, spec, recipe = resolve(request)
-    return run_key(task.task_hash, spec.source_hash, recipe.to_dict(), request.seed)
+    return trained_run_key(task, spec, recipe, request.seed)
 
 
 def run_benchmark(request: RunRequest) -> Path:
@@ -232,6 +250,13 @@ def train_run(request: RunRequest) -> TrainedRun:
     data = task.load_data(request.data_root)
     train, val = (data.prepare(s, size, request.skip_corrupt) for s in ("train", "val"))
     data_seconds = time.perf_counter() - started
+    if len(train) == 0:
+        skipped = " once --skip-corrupt left out the images that cannot be read" if request.skip_corrupt else ""
+        raise InvalidRunError(
+            f"{run_name(task, spec, request.seed)} has no image to train on (its train split is empty{skipped}), "
+            f"so it would record an untrained model; nothing was written. Check the data under {data.root} with "
+            f"`benchmark data check {task.name}`"
+        )
 
     inputs = ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size)
     with torch.random.fork_rng():
@@ -239,7 +264,7 @@ def train_run(request: RunRequest) -> TrainedRun:
         model = spec.build(inputs, recipe)
 
     results = ResultsDir(Path(request.results))
-    key = run_key(task.task_hash, spec.source_hash, recipe.to_dict(), request.seed)
+    key = trained_run_key(task, spec, recipe, request.seed)
     work = results.work_dir(key)
     if not request.resume:
         discard(work)
@@ -247,6 +272,11 @@ def train_run(request: RunRequest) -> TrainedRun:
         spec.pretrain(model, train, recipe, device, request.seed)
     options = FitOptions(work / RESUME_FILE, request.seed, device, request.resume, request.on_batch, request.on_epoch)
     fitted = fit(model, recipe, task.problem, train, val, options)
+    if not fitted.history:  # e.g. a checkpoint that holds no epoch: no optimizer step was taken
+        raise InvalidRunError(
+            f"{run_name(task, spec, request.seed)} trained no epoch (recipe epochs={recipe.epochs}), so it would "
+            "record an untrained model; nothing was written. Run it again without --resume"
+        )
     return TrainedRun(task, spec, recipe, device, size, data, val, model, key, work, fitted, data_seconds)
 
 
@@ -260,11 +290,12 @@ def execute_run(request: RunRequest) -> RunArtifacts:
 
     eval_started = time.perf_counter()
     val_predictions = predict(model, val, recipe, task.problem, task.labels, device)
+    predictions = data.with_metadata(predict(model, test, recipe, task.problem, task.labels, device))
+    check_finite_scores(trained, request.seed, {"validation": val_predictions, "test": predictions})
     thresholds = None
     if task.tunes_threshold:
         y_val, score_val = prediction_arrays(val_predictions, task.labels)
         thresholds = task.tune_thresholds(y_val, score_val)
-    predictions = data.with_metadata(predict(model, test, recipe, task.problem, task.labels, device))
     evaluation = task.evaluate(predictions, thresholds)
     eval_seconds = time.perf_counter() - eval_started
 
@@ -301,11 +332,38 @@ def execute_run(request: RunRequest) -> RunArtifacts:
             epochs_run=len(fitted.history),
             stopped_early=fitted.stopped_early,
             resumed_from_epoch=fitted.resumed_from_epoch,
+            code_hash=training_code_hash(),
+            code=training_digests(),
         ),
         sections=request.extra,
     )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return RunArtifacts(record, predictions, val_predictions, state, trained.work_dir)
+
+
+def check_finite_scores(trained: TrainedRun, seed: int, splits: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse a run whose scores on any of ``splits`` are not all finite (a model that diverged or
+    computes NaN): its metrics would treat NaN scores as numbers and look like a result. Nothing is
+    written; the run's checkpoint stays in its work folder for diagnosis."""
+    counts = []
+    for split, frame in splits.items():
+        _, scores = prediction_arrays(frame, trained.task.labels)
+        bad = int((~np.isfinite(scores)).any(axis=1).sum())
+        if bad:
+            counts.append(f"{bad} of {len(scores)} {split} images")
+    if not counts:
+        return
+    checkpoint = trained.work_dir / RESUME_FILE
+    kept = (
+        f"its checkpoint stays at {checkpoint} for diagnosis (the same command without --resume replaces it)"
+        if checkpoint.exists()
+        else "no checkpoint of it was written on this process"
+    )
+    raise InvalidRunError(
+        f"{run_name(trained.task, trained.spec, seed)} is not recorded: its model gave NaN or infinite scores "
+        f"for {', '.join(counts)}, and metrics of such scores mean nothing. Nothing was written; {kept}. Try a lower "
+        f"lr (this run: {trained.recipe.lr:g}) or check that the model's forward pass gives finite outputs"
+    )
 
 
 def publish_run(artifacts: RunArtifacts, results_root: Path) -> Path:
