@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from benchmark.results.record import RunRecord
 
@@ -20,10 +20,15 @@ MIN_SEEDS_RANKED = 3  # an entry with fewer seeds is shown but not ranked
 
 def entry_key(record: RunRecord) -> str:
     """What makes runs seeds of one leaderboard entry: same task, model, code, recipe and initial
-    weights; only the seed differs. Derived from the record, so old records get it too."""
+    weights, and training code (when recorded); only the seed differs. Derived from the record, so old
+    records get it too."""
     model = record.model
     weights = record.weights.sha256 if record.weights else None
-    blob = json.dumps([record.task.hash, model.name, model.source_hash, record.recipe, weights], sort_keys=True)
+    parts: list[Any] = [record.task.hash, model.name, model.source_hash, record.recipe, weights]
+    training = record.training.code_hash if record.training else None
+    if training is not None:  # trained by hashed training code: another training code is another entry
+        parts.append(training)
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -28,7 +28,7 @@ from benchmark.errors import RecordError
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 
-Origin = Literal["baseline", "submission"]  # a registered model's run, or a submission's
+Origin = Literal["baseline", "submission", "reference"]  # a registered model's run, a submission's, or the shipped board's
 CALLER_SECTIONS = ("submission", "tuning", "distributed", "reproduces")  # what RunRequest.extra may hold
 _OMIT = "absent_when_none"
 _ABSENT_WHEN_NONE = {_OMIT: True}  # field metadata: left out of the JSON, rather than null, when None
@@ -158,6 +158,9 @@ class TrainingSection(_Section):
     epochs_run: int
     stopped_early: bool
     resumed_from_epoch: int | None
+    # the training code (benchmark.training.code): its hash and each file's sha256 (records since it was recorded)
+    code_hash: str | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
+    code: dict[str, str] | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
