@@ -289,6 +289,26 @@ def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
 
 
 @pytest.mark.slow  # starts Ray
+def test_sweep_runs_a_reference_plan_into_its_folder(ray_local, request_for, reference, tmp_path, capsys, monkeypatch):
+    """`sweep --plan`: the planned runs of the tasks whose data is here, origin reference, into the plan's
+    folder; a task without its data is named and left out; a second call runs nothing."""
+    monkeypatch.setitem(TASKS._items, "tinycovid_plan", request_for().task)
+    plan = tmp_path / "plan.yaml"
+    entries = [
+        {"task": "tinycovid_plan", "models": ["lotko_cnn"], "seeds": [0], "overrides": FAST},
+        {"task": "chexpert3", "models": ["densenet121"], "seeds": [0]},  # no CheXpert images under this root
+    ]
+    plan.write_text(json.dumps({"results": "board", "entries": entries}))  # JSON is YAML
+    args = ["sweep", "--plan", str(plan), "--data-root", request_for().data_root]
+    assert main(args) == 0, capsys.readouterr().err[-3000:]
+    assert "plan: chexpert3 skipped, its data is not here" in capsys.readouterr().err
+    (record,) = _records(tmp_path / "board")
+    assert (record.origin, record.model.name, record.seed, record.overrides) == ("reference", "lotko_cnn", 0, FAST)
+    np.testing.assert_equal(_metrics(record), _metrics(reference(seed=0).record))
+    assert main(args) == 0 and len(_records(tmp_path / "board")) == 1
+
+
+@pytest.mark.slow  # starts Ray
 def test_sweep_with_a_killed_worker_records_each_run_once(ray_local, request_for, reference, tmp_path):
     from benchmark.ray.sweep import sweep
 
