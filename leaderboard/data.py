@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from benchmark.errors import RunNotFoundError
+from benchmark.errors import RecordError, RunNotFoundError
 from benchmark.results.index import COLUMNS, INDEX_FILE
+from benchmark.results.integrity import read_verified
 from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.standings import Standings, default_task_hash, task_hashes, task_standings
-from benchmark.results.store import DEFAULT_RESULTS, PREDICTIONS_FILE, ResultsDir, resolves_inside
+from benchmark.results.store import DEFAULT_RESULTS, PREDICTIONS_FILE, ResultsDir, predictions_in, resolves_inside
 from leaderboard import curves, gallery, tables
 
 if TYPE_CHECKING:
@@ -72,8 +73,15 @@ def run_dir(root: str | Path, run_id: str) -> Path:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def runs(root: str, fp: Fingerprint) -> pd.DataFrame:
-    """Every run of the folder as index rows (``benchmark.results.index.COLUMNS``), oldest first."""
-    return pd.DataFrame([asdict(run) for run in store(root).query()], columns=list(COLUMNS))
+    """Every run of the folder as index rows (``benchmark.results.index.COLUMNS``), oldest first. Folders
+    whose record is unreadable, or copies of another run's folder, are left out (``unlisted_folders``
+    names them); when they are all the folder holds, RecordError names them instead of an empty table."""
+    listed = store(root).query()
+    if not listed:
+        unlisted = store(root).unlisted()
+        if unlisted:
+            raise RecordError(f"{root} holds no readable run; " + "; ".join(f"{u.path}: {u.reason}" for u in unlisted))
+    return pd.DataFrame([asdict(run) for run in listed], columns=list(COLUMNS))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -109,12 +117,32 @@ def label_aurocs(root: str, fp: Fingerprint, task: str, task_hash: str) -> pd.Da
     return tables.label_aurocs(entries, found, labels)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def unlisted_folders(root: str, fp: Fingerprint) -> list[tuple[str, str]]:
+    """(folder, why) of folders holding a record.json that no page lists: an unreadable record, or a
+    copied or renamed run folder (``benchmark index`` reports the same)."""
+    return [(folder.path, folder.reason) for folder in store(root).unlisted()]
+
+
+def damaged_runs(root: str, fp: Fingerprint, task: str, task_hash: str) -> dict[str, str]:
+    """Run id -> why, for the task's runs left out of its standings as damaged (a missing, unreadable or
+    replaced predictions file, an unreadable record): what the pages show instead of a traceback."""
+    return dict(standings(root, fp, task, task_hash).damaged)
+
+
+def run_predictions(root: str | Path, run_id: str) -> pd.DataFrame:
+    """A run's Predictions table, checked against the sha256 its record holds (RunDamagedError if not)."""
+    path = run_dir(root, run_id)
+    return predictions_in(path, store(root).load_record(path.name))
+
+
 @st.cache_data(show_spinner="Averaging each entry's predictions over its seeds…", max_entries=16)
 def entry_predictions(root: str, fp: Fingerprint, task: str, task_hash: str) -> dict[str, pd.DataFrame]:
-    """Entry -> its seed-averaged Predictions table (the predictions its estimate is computed on)."""
+    """Entry -> its seed-averaged Predictions table (the predictions its estimate is computed on). The
+    standings leave damaged runs out; a file damaged since raises RunDamagedError (the pages show it)."""
     entries = standings(root, fp, task, task_hash).entries
     frames = {
-        name: [pd.read_parquet(run_dir(root, i) / PREDICTIONS_FILE) for i in ids]
+        name: [run_predictions(root, i) for i in ids]
         for name, ids in zip(entries["entry"], entries["run_ids"], strict=True)
     }
     return curves.entry_predictions(frames)
@@ -135,8 +163,10 @@ def calibration(
 
 
 def predictions_bytes(root: str, run_id: str) -> bytes:
-    """The run's predictions.parquet as stored (read when the download is asked for)."""
-    return (run_dir(root, run_id) / PREDICTIONS_FILE).read_bytes()
+    """The run's predictions.parquet as stored (read when the download is asked for), checked against
+    the sha256 its record holds: a damaged file raises RunDamagedError rather than being served."""
+    path = run_dir(root, run_id)
+    return read_verified(path, store(root).load_record(path.name), PREDICTIONS_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from benchmark.commands.stats import add_comparison_options, comparison_options
@@ -15,6 +16,8 @@ def export(args: argparse.Namespace) -> int:
     from benchmark.results.store import write_atomically
 
     standings = task_standings(args.results, args.task, args.task_hash, args.metric, **comparison_options(args))
+    for run_id, why in standings.damaged:  # left out of the table; said on stderr so the table stays clean
+        print(f"warning: run {run_id} is damaged and left out of the table: {why}", file=sys.stderr)
     text = render_standings(standings, args.format)
     if args.out is None:
         print(text, end="")

@@ -4,7 +4,10 @@ every ``record.json``.
 Run directories are the truth; the index is a cache of a few fields of each record and can always
 be rebuilt from them. Writers insert under a write lock (WAL mode, busy timeout, insert-or-ignore
 keyed by run id), so several ``benchmark run`` processes publishing at once neither corrupt it
-nor list a run twice.
+nor list a run twice. Folders that hold no listable run (an unreadable record.json, or the record
+of another run: a copied or renamed folder) are kept in a second table, ``unlisted``, with the
+reason and the record file's size and modification time, so the index can say it is in step
+with the folder without reading every record again, and notices when such a folder changes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from benchmark.results.entries import entry_key
 from benchmark.results.record import RunRecord
 
 INDEX_FILE = "index.sqlite3"
-INDEX_SCHEMA = 1  # stored as PRAGMA user_version; another value means the table is recreated and refilled
+INDEX_SCHEMA = 2  # stored as PRAGMA user_version; another value means the table is recreated and refilled
 BUSY_TIMEOUT_S = 120.0
 
 
@@ -78,7 +81,18 @@ class IndexedRun:
         )
 
 
+@dataclass(frozen=True)
+class UnlistedFolder:
+    """A folder of the results root with a record.json that is not listed: ``reason`` says why and what to
+    do; ``stamp`` is the record file's size and modification time when it was read (a change is re-read)."""
+
+    path: str
+    reason: str
+    stamp: str
+
+
 COLUMNS = tuple(f.name for f in fields(IndexedRun))
+UNLISTED_COLUMNS = tuple(f.name for f in fields(UnlistedFolder))
 _TYPES = {int: "INTEGER", float: "REAL", str: "TEXT"}
 _ORDER = " ORDER BY created_at, run_id"  # oldest first; ``RunFilter.select`` sorts the same way
 
@@ -125,6 +139,14 @@ _CREATE = (
     + ", ".join(f"{c} {_column_type(c)}" + (" PRIMARY KEY" if c == "run_id" else "") for c in COLUMNS)
     + ")"
 )
+_CREATE_UNLISTED = "CREATE TABLE unlisted (path TEXT PRIMARY KEY, reason TEXT NOT NULL, stamp TEXT NOT NULL)"
+_DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # SQLite's error names (and their extended forms) for a damaged file
+
+
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused the file as corrupt or as not a database (never a lock timeout or a full disk:
+    those say nothing about the file, and moving it aside would lose a good index)."""
+    return str(getattr(exc, "sqlite_errorname", "")).startswith(_DAMAGE)
 
 
 class RunIndex:
@@ -143,7 +165,9 @@ class RunIndex:
                 with _transaction(conn):
                     if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_SCHEMA:
                         conn.execute("DROP TABLE IF EXISTS runs")
+                        conn.execute("DROP TABLE IF EXISTS unlisted")
                         conn.execute(_CREATE)
+                        conn.execute(_CREATE_UNLISTED)
                         for column in RunFilter.column_names():
                             conn.execute(f"CREATE INDEX runs_{column} ON runs ({column})")
                         conn.execute(f"PRAGMA user_version = {INDEX_SCHEMA}")
@@ -154,17 +178,29 @@ class RunIndex:
         with self._connection() as conn, _transaction(conn):
             return _insert(conn, [run]) == 1
 
-    def replace_all(self, load: Callable[[], Iterable[IndexedRun]]) -> int:
-        """Empty the index and fill it with ``load()``, called under the write lock so that no run
-        published meanwhile is lost: a writer that renamed its run directory before the lock is
-        seen by ``load``; one that did after inserts its row after this transaction."""
+    def replace_all(self, load: Callable[[], Iterable[IndexedRun | UnlistedFolder]]) -> int:
+        """Empty the index and fill it with ``load()`` (runs, and folders not listed), called under the
+        write lock so that no run published meanwhile is lost: a writer that renamed its run directory
+        before the lock is seen by ``load``; one that did after inserts its row after this transaction.
+        Returns the number of runs listed."""
         with self._connection() as conn, _transaction(conn):
             conn.execute("DELETE FROM runs")
-            return _insert(conn, load())
+            conn.execute("DELETE FROM unlisted")
+            loaded = list(load())
+            unlisted = [astuple(u) for u in loaded if isinstance(u, UnlistedFolder)]
+            conn.executemany(
+                f"INSERT OR REPLACE INTO unlisted VALUES ({', '.join('?' * len(UNLISTED_COLUMNS))})", unlisted
+            )
+            return _insert(conn, (run for run in loaded if isinstance(run, IndexedRun)))
 
     def paths(self) -> set[str]:
         with self._connection() as conn:
             return {row[0] for row in conn.execute("SELECT path FROM runs")}
+
+    def unlisted(self) -> list[UnlistedFolder]:
+        """The folders the last rebuild did not list, by path."""
+        with self._connection() as conn:
+            return [UnlistedFolder(*row) for row in conn.execute("SELECT * FROM unlisted ORDER BY path")]
 
     def query(self, where: RunFilter = ALL_RUNS) -> list[IndexedRun]:
         """Runs matching every filter of ``where``, oldest first."""
@@ -174,11 +210,17 @@ class RunIndex:
             return [IndexedRun(*row) for row in conn.execute(sql + _ORDER, tuple(given.values()))]
 
     def snapshot(self) -> list[IndexedRun] | None:
-        """Every row, read without writing anything: no WAL or shared-memory file is created, no lock
-        taken (SQLite's ``immutable`` mode). None when the file is missing, of another schema,
-        unreadable, or has a write-ahead log beside it (a writer is active or was interrupted: its
-        rows may be only in the log), so the caller reads the run directories instead. A reader that
-        takes no lock can meet a writer: callers check the rows against the run directories."""
+        """Every row (``snapshot_listing``'s runs)."""
+        listing = self.snapshot_listing()
+        return None if listing is None else listing[0]
+
+    def snapshot_listing(self) -> tuple[list[IndexedRun], list[UnlistedFolder]] | None:
+        """Every row and every unlisted folder, read without writing anything: no WAL or shared-memory
+        file is created, no lock taken (SQLite's ``immutable`` mode). None when the file is missing, of
+        another schema, unreadable or damaged, or has a write-ahead log beside it (a writer is active or
+        was interrupted: its rows may be only in the log), so the caller reads the run directories
+        instead. A reader that takes no lock can meet a writer: callers check the rows against the run
+        directories."""
         wal = self.path.with_name(self.path.name + "-wal")
         if not self.path.is_file() or (wal.exists() and wal.stat().st_size > 0):
             return None
@@ -187,7 +229,9 @@ class RunIndex:
             with closing(sqlite3.connect(uri, uri=True)) as conn:
                 if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_SCHEMA:
                     return None
-                return [IndexedRun(*row) for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs" + _ORDER)]
+                runs = [IndexedRun(*row) for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs" + _ORDER)]
+                unlisted = [UnlistedFolder(*row) for row in conn.execute("SELECT * FROM unlisted ORDER BY path")]
+                return runs, unlisted
         except sqlite3.Error:
             return None
 

@@ -28,7 +28,8 @@ from benchmark.errors import RecordError
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 
-Origin = Literal["baseline", "submission", "reference"]  # a registered model's run, a submission's, or the shipped board's
+# a registered model's run, a submission's, or a run of the shipped reference board (leaderboard/reference.yaml)
+Origin = Literal["baseline", "submission", "reference"]
 CALLER_SECTIONS = ("submission", "tuning", "distributed", "reproduces")  # what RunRequest.extra may hold
 _OMIT = "absent_when_none"
 _ABSENT_WHEN_NONE = {_OMIT: True}  # field metadata: left out of the JSON, rather than null, when None

@@ -1,8 +1,8 @@
 """``benchmark reproduce``: re-run a recorded run from its record and compare every metric.
 
 The request is rebuilt from the record (task, model or submission, overrides, seed, initial
-weights). What no longer matches the record (task hash, model code hash, recipe, weights hash)
-is listed before anything runs; the caller refuses to run unless forced. A prediction
+weights). What no longer matches the record (task hash, model code hash, recipe, weights hash
+and training code hash) is listed before anything runs; the caller refuses to run unless forced. A prediction
 submission has no model to run: its stored scores are scored again against the task's truth.
 """
 
@@ -15,17 +15,17 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from benchmark.data.download import file_digest
 from benchmark.errors import ReproductionError
 from benchmark.models.registry import MODELS, ModelSpec
 from benchmark.results.record import Evaluation, MetricCI, PluginSubmission, PredictionsSubmission, RunRecord
-from benchmark.results.store import PREDICTIONS_FILE, VAL_PREDICTIONS_FILE, ResultsDir
+from benchmark.results.store import ResultsDir, predictions_in, val_predictions_in
 from benchmark.submission.metadata import load_submission
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS, Task
+from benchmark.training.code import training_code_hash, training_digests
 from benchmark.training.runner import RunRequest
 
 IGNORED_RECIPE_FIELDS = ("pretrained_weights", "notes")  # a weights path may move; its sha256 is compared instead
@@ -79,6 +79,7 @@ def plan(
         details = ", ".join(f"{k}: {recorded_recipe.get(k)!r} -> {recipe.get(k)!r}" for k in differing)
         result.changes.append(f"recipe of {spec.name} differs from the record: {details}")
     _check_weights(record, recipe.get("pretrained_weights"), result.changes)
+    _check_training_code(record, result.changes)
     extra: dict[str, Any] = {"reproduces": record.run_id}
     if submission:
         extra["submission"] = submission
@@ -102,11 +103,11 @@ def rescore(result: Plan, data_root: str | None = None) -> Evaluation:
     from benchmark.submission.scoring import score, scores_of
 
     assert result.run_dir is not None
-    task = result.task
-    data = task.load_data(data_root or result.record.task.data_root)
-    test = scores_of(pd.read_parquet(result.run_dir / PREDICTIONS_FILE), task)
-    val_path = result.run_dir / VAL_PREDICTIONS_FILE
-    val = scores_of(pd.read_parquet(val_path), task) if val_path.is_file() else None
+    task, record = result.task, result.record
+    data = task.load_data(data_root or record.task.data_root)
+    test = scores_of(predictions_in(result.run_dir, record), task)  # checked against the record's sha256
+    val_frame = val_predictions_in(result.run_dir, record)
+    val = scores_of(val_frame, task) if val_frame is not None else None
     return Evaluation.from_dict(score(task, data, test, val).evaluation, f"the re-scoring of {result.record.run_id}")
 
 
@@ -169,6 +170,20 @@ def _changed_sources(recorded: dict[str, str] | None, current: dict[str, str]) -
         return ""
     changed = sorted(name for name in recorded.keys() | current.keys() if recorded.get(name) != current.get(name))
     return "changed: " + ", ".join(changed)
+
+
+def _check_training_code(record: RunRecord, changes: list[str]) -> None:
+    """The training code (loop, augmentation, losses, schedules) the run was trained by, if it changed since."""
+    recorded = record.training.code_hash if record.training else None
+    if recorded is None:  # a record from before the training code was hashed: nothing to compare
+        return
+    current = training_code_hash()
+    if current != recorded:
+        assert record.training is not None
+        changes.append(
+            f"training code: hash recorded {recorded}, now {current} "
+            f"({_changed_sources(record.training.code, training_digests())})"
+        )
 
 
 def _check_weights(record: RunRecord, weights_path: str | None, changes: list[str]) -> None:

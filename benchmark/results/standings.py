@@ -6,7 +6,9 @@ code, recipe and initial weights; ``benchmark.results.entries``) is ranked when 
 ``MIN_SEEDS_RANKED`` seeds; the ranked entries are compared with ``benchmark.stats.compare``
 (Holm-corrected paired tests, top group). Entries with fewer seeds are scored the same way and
 shown apart, never ranked. Re-runs made by ``benchmark reproduce`` and repeated (entry, seed)
-runs do not count twice: the first published run of each (entry, seed) is used.
+runs do not count twice: the first published run of each (entry, seed) is used. A run whose
+record or predictions are damaged (missing, unreadable, or not the file its record hashed) is left
+out and listed in ``damaged`` with the reason, never fatal to the table.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.errors import RunNotFoundError
+from benchmark.errors import RecordError, RunDamagedError, RunNotFoundError
 from benchmark.results.entries import group_entries
 from benchmark.results.index import IndexedRun, RunFilter
 from benchmark.results.record import RunRecord
-from benchmark.results.store import PREDICTIONS_FILE, ResultsDir
+from benchmark.results.store import ResultsDir
 from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
 from benchmark.tasks import TASKS
 from benchmark.tasks.registry import registered_subsets
@@ -53,6 +55,7 @@ class Standings:
     comparison: Comparison | None
     other_task_hashes: tuple[str, ...] = ()  # hashes of the same task name in the store, not shown here
     set_aside: tuple[str, ...] = field(default=())  # run ids not counted: reproductions, repeated seeds
+    damaged: tuple[tuple[str, str], ...] = field(default=())  # (run id, why) of runs left out as damaged
 
     @property
     def entries(self) -> pd.DataFrame:
@@ -88,6 +91,30 @@ def counted_runs(rows: Sequence[IndexedRun], records: dict[str, RunRecord]) -> t
     return counted, aside
 
 
+def _readable_records(
+    store: ResultsDir, rows: Sequence[IndexedRun]
+) -> tuple[dict[str, RunRecord], list[tuple[str, str]]]:
+    """The records of ``rows`` that load, and (run id, why) of those that do not."""
+    records, damaged = {}, []
+    for row in rows:
+        try:
+            records[row.run_id] = store.load_record(row.run_id)
+        except RecordError as exc:  # RunDamagedError too
+            damaged.append((row.run_id, str(exc)))
+    return records, damaged
+
+
+def _readable_runs(store: ResultsDir, records: Sequence[RunRecord], damaged: list[tuple[str, str]]) -> dict[str, Run]:
+    """Each record with its checked predictions; a damaged run is added to ``damaged`` and left out."""
+    runs = {}
+    for record in records:
+        try:
+            runs[record.run_id] = Run(record, store.read_predictions(record))
+        except RecordError as exc:
+            damaged.append((record.run_id, str(exc)))
+    return runs
+
+
 def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> pd.DataFrame:
     table = comparison.entries.copy()
     first = [runs[ids[0]].record for ids in table["run_ids"]]
@@ -119,9 +146,12 @@ def task_standings(
     rows = store.query(RunFilter(task=task, task_hash=task_hash))
     if not rows:
         raise RunNotFoundError(f"no runs of task {task!r} with hash {task_hash[:12]} under {store.root}")
-    records = {row.run_id: store.load_record(row.run_id) for row in rows}
-    counted, aside = counted_runs(rows, records)
-    runs = {i: Run(records[i], pd.read_parquet(store.root / records[i].run_id / PREDICTIONS_FILE)) for i in counted}
+    records, damaged = _readable_records(store, rows)
+    counted, aside = counted_runs([row for row in rows if row.run_id in records], records)
+    runs = _readable_runs(store, [records[i] for i in counted], damaged)
+    if not runs and damaged:  # every run of the task is damaged: nothing to show
+        raise RunDamagedError("; ".join(why for _, why in damaged))
+    counted = [i for i in counted if i in runs]
     entries = group_entries(row for row in rows if row.run_id in runs)
     ranked_ids = [i for entry in entries if entry.ranked for i in entry.run_ids]
     unranked_ids = [i for entry in entries if not entry.ranked for i in entry.run_ids]
@@ -143,4 +173,5 @@ def task_standings(
         comparison=comparison,
         other_task_hashes=tuple(h for h in task_hashes(store, task) if h != task_hash),
         set_aside=tuple(aside),
+        damaged=tuple(damaged),
     )

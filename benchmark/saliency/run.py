@@ -11,6 +11,7 @@ the boxed test images are sampled first and every map of a boxed finding is scor
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import time
@@ -34,6 +35,7 @@ from benchmark.errors import ConfigError, DatasetNotFoundError, RunNotFoundError
 from benchmark.models.io import default_device, normalise, num_outputs, uses_cross_entropy
 from benchmark.models.registry import MODELS, ModelInputs, ModelSpec
 from benchmark.recipe import Recipe
+from benchmark.results.integrity import read_verified
 from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import CHECKPOINT_FILE, DEFAULT_RESULTS, ResultsDir
 from benchmark.saliency.cache import CACHE_SCHEMA, cache_dir, cache_key, read_index, write_cache
@@ -120,7 +122,8 @@ def load_run_model(run_dir: Path, record: RunRecord, task: Task) -> tuple[torch.
     recipe = spec.recipe.with_overrides(record.recipe or {})
     size = _image_size(record)
     net = spec.factory(ModelInputs(num_outputs(recipe, task.problem, len(task.labels)), recipe.in_chans, size))
-    state = torch.load(run_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    weights = io.BytesIO(read_verified(run_dir, record, CHECKPOINT_FILE))  # checked against the record's sha256
+    state = torch.load(weights, map_location="cpu", weights_only=True)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:

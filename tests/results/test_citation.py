@@ -99,7 +99,8 @@ def test_methods_paragraph_of_a_prediction_submission_on_a_patient_clustered_tas
     results = tmp_path / "results"
     options = ["--val-predictions", str(tmp_path / "val.csv"), "--data-root", str(root), "--results", str(results)]
     assert (
-        main(["submit", "--predictions", str(tmp_path / "test.csv"), "--task", task.name, "--name", "x", *options]) == 0
+        main(["submit", "--predictions", str(tmp_path / "test.csv"), "--task", task.name, "--name", "xx", *options])
+        == 0
     )
     (run_dir,) = ResultsDir(results).run_dirs()
     record = ResultsDir(results).load_record(run_dir.name)
@@ -110,4 +111,4 @@ def test_methods_paragraph_of_a_prediction_submission_on_a_patient_clustered_tas
     assert "percentile bootstrap over patients (all images of a drawn patient together) (100 resamples, seed 7)" in text
     assert "chosen on validation predictions only, by the rule target sensitivity" in text
     assert f"submitted as a predictions file (sha256 {record.submission.sha256})" in text
-    assert "submission:x" in text and "Results are from one training seed (0)." in text
+    assert "submission:xx" in text and "Results are from one training seed (0)." in text

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
-from benchmark.errors import RecordError
 from benchmark.results.index import INDEX_FILE, RunFilter, RunIndex
 from benchmark.results.store import RECORD_FILE, ResultsDir
 from benchmark.training.runner import RunRequest, run_benchmark
@@ -128,15 +127,22 @@ def test_runs_command_filters(two_seeds, tiny_covid_task, capsys):
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [record.run_id]
 
 
-def test_damaged_record_is_named_in_a_typed_error(two_seeds, tmp_path):
+def test_damaged_record_is_named_and_left_out_never_fatal(two_seeds, tmp_path, capsys, caplog):
     results_root = tmp_path / "copy"
     shutil.copytree(two_seeds, results_root)
-    damaged = ResultsDir(results_root).run_dirs()[0] / RECORD_FILE
+    damaged_dir, sound_dir = ResultsDir(results_root).run_dirs()
+    damaged = damaged_dir / RECORD_FILE
     damaged.write_text("{not json")
-    with pytest.raises(RecordError, match="is not a readable run record") as caught:
-        ResultsDir(results_root).rebuild_index()
-    assert str(damaged) in str(caught.value)
-    assert len(_rows(results_root)) == 2  # the failed rebuild rolled back: the old index is intact
+    assert ResultsDir(results_root).rebuild_index() == 1  # the other run is listed
+    assert [row[0] for row in _rows(results_root)] == [sound_dir.name]
+    assert str(damaged) in caplog.text and "is not a readable run record" in caplog.text
+    assert [r.run_id for r in ResultsDir(results_root).query()] == [sound_dir.name]
+    assert main(["index", "--results", str(results_root)]) == 1  # not in step: the folder is named
+    out = capsys.readouterr().out
+    assert "NOT in step" in out and damaged_dir.name in out and "in step with the run directories" not in out
+    (damaged_dir / RECORD_FILE).write_text((sound_dir / RECORD_FILE).read_text().replace(sound_dir.name, "x"))
+    assert main(["index", "--results", str(results_root)]) == 1  # a changed record is read again
+    assert "holds the record of run x" in capsys.readouterr().out
 
 
 _WRITER = textwrap.dedent(
@@ -156,7 +162,8 @@ _WRITER = textwrap.dedent(
             continue
         run_id = f"20250101T000000Z-t-m-s{i}-w{worker:02d}r{i:03d}"
         created_at, run_key = f"2025-01-01T00:00:{i:02d}", f"key-{worker}-{i}"
-        record = dataclasses.replace(base, run_id=run_id, created_at=created_at, seed=i, run_key=run_key)
+        model = dataclasses.replace(base.model, name=f"m{worker}r{i}")  # an entry each: no seed or score checks
+        record = dataclasses.replace(base, run_id=run_id, created_at=created_at, seed=i, run_key=run_key, model=model)
         staging = results.staging_dir(run_id)
         record.write(staging / RECORD_FILE)
         results.publish(staging, record)

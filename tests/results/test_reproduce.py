@@ -18,6 +18,7 @@ from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS
+from benchmark.training.code import training_code_hash, training_digests
 from benchmark.training.runner import RunRequest, run_benchmark
 from tests.submission.test_plugins import make_submission
 
@@ -124,6 +125,24 @@ def test_changed_model_code_names_the_changed_files(registered, results, capsys)
     assert "(changed: baselines/lotko_cnn.py)" in out
 
 
+def test_changed_training_code_names_the_changed_files(registered, results, capsys):
+    """A record of a run trained before ``benchmark/training/augment.py`` was edited (its recorded digest differs)."""
+    original = _only_run(results)
+    store = ResultsDir(results)
+    record = store.load_record(original)
+    training = record.training
+    assert training is not None and training.code is not None
+    assert training.code_hash == training_code_hash() and training.code == training_digests()
+    assert {"benchmark/training/loop.py", "benchmark/training/augment.py"} <= set(training.code)
+    code = {**training.code, "benchmark/training/augment.py": "0" * 64}
+    edited = dataclasses.replace(training, code_hash="2" * 64, code=code)
+    dataclasses.replace(record, training=edited).write(store.find(original) / RECORD_FILE)
+    assert main(["reproduce", original, "--results", str(results), "--device", "cpu"]) == 2
+    out = capsys.readouterr().out
+    assert f"changed: training code: hash recorded {'2' * 64}, now {training_code_hash()}" in out
+    assert "(changed: benchmark/training/augment.py)" in out
+
+
 def test_changed_submission_code_is_reported_without_importing_it(
     registered, tiny_covid_root, tmp_path, monkeypatch, capsys
 ):
@@ -187,7 +206,7 @@ def test_prediction_submission_is_rescored_identically(registered, tiny_covid_ro
     path = tmp_path / "p.csv"
     test.to_csv(path, index=False)
     results = tmp_path / "p-results"
-    options = ["--task", "tinycovid", "--name", "p", "--data-root", str(tiny_covid_root), "--results", str(results)]
+    options = ["--task", "tinycovid", "--name", "pp", "--data-root", str(tiny_covid_root), "--results", str(results)]
     assert main(["submit", "--predictions", str(path), *options]) == 0
     run_id = _only_run(results)
     capsys.readouterr()

@@ -14,7 +14,16 @@ from benchmark.errors import RunNotFoundError
 from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.standings import STANDINGS_COLUMNS, task_standings
 from benchmark.results.store import ResultsDir
-from tests.fixtures.runs.make import make_predictions, patients, scores, toy_task, truth, write_run
+from tests.fixtures.runs.make import (
+    fixture_record,
+    make_predictions,
+    patients,
+    place_run,
+    scores,
+    toy_task,
+    truth,
+    write_run,
+)
 
 SKILL = {"strong_net": 1.8, "weak_cnn": 0.3, "solo_model": 1.0}
 SEEDS = {"strong_net": (0, 1, 2), "weak_cnn": (0, 1, 2), "solo_model": (0,)}
@@ -31,9 +40,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         for seed in seeds:
             frames[(model, seed)] = make_predictions(pid, y, ("pneumonia",), scores(y, "binary", SKILL[model], rng))
             write_run(root, frames[(model, seed)], toy_task(), model, seed)
-    # the same seed again, a reproduction and a run of another task hash: none of them is counted
-    write_run(root, frames[("weak_cnn", 0)], toy_task(), "weak_cnn", 0, created_at="2025-02-01T00:00:00+00:00",
-              overrides=None)  # fmt: skip
+    # the same seed again (placed by hand: the store refuses it since it checks seeds), a reproduction and
+    # a run of another task hash: none of them is counted
+    repeat = fixture_record("20250201T000000Z-toy-weak_cnn-s0-repeat", frames[("weak_cnn", 0)], toy_task(), "weak_cnn",
+                            0, created_at="2025-02-01T00:00:00+00:00", run_key="repeat")  # fmt: skip
+    place_run(root, repeat, frames[("weak_cnn", 0)])
+    ResultsDir(root).rebuild_index()
     old = toy_task(task_hash="f" * 64)
     write_run(root, frames[("strong_net", 0)], old, "strong_net", 0, created_at="2024-01-01T00:00:00+00:00")
     return root, frames
