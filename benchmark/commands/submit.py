@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from benchmark.commands.core import report_run
 from benchmark.results.store import DEFAULT_RESULTS
+from benchmark.submission.child import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from benchmark.submission.scoring import PredictionSubmission
@@ -30,26 +31,29 @@ def submit(args: argparse.Namespace) -> int:
 
 def _template(args: argparse.Namespace) -> int:
     from benchmark.errors import ConfigError
-    from benchmark.submission.predictions import write_template
+    from benchmark.submission.predictions import check_template_target, write_template
     from benchmark.tasks import TASKS
 
     if args.out is None:
         raise ConfigError("--template needs --out FILE (.csv or .parquet)")
+    check_template_target(args.out, args.force)  # a filled-in file is never overwritten unasked
     task = TASKS.get(args.task)
     data = task.load_data(args.data_root)
-    rows = write_template(task, data.frame, args.split, args.out)
+    rows = write_template(task, data.frame, args.split, args.out, force=args.force)
     print(f"wrote {args.out}: {rows} {args.split} ids of task {task.name}, columns image_id + {list(task.labels)}")
     return 0
 
 
 def _predictions(args: argparse.Namespace) -> int:
     from benchmark.errors import ConfigError
+    from benchmark.submission.metadata import check_name
     from benchmark.submission.scoring import PredictionSubmission, score_submission
     from benchmark.tasks import TASKS
     from benchmark.training.runner import publish_run
 
     if not args.name:
         raise ConfigError("--predictions needs --name NAME (the name the entry is listed under)")
+    check_name(args.name, "--name")  # before anything is read or written: a name becomes a folder name
     if len(args.seeds) != 1:
         raise ConfigError("a predictions file comes from one training seed: pass one --seeds value (default 0)")
     submission = PredictionSubmission(
@@ -68,55 +72,61 @@ def _predictions(args: argparse.Namespace) -> int:
 
 
 def _plugin(args: argparse.Namespace) -> int:
+    """Each seed trains in a child process (benchmark.submission.isolation); this one scores and records."""
     import torch
 
-    from benchmark.recipe import parse_overrides
-    from benchmark.submission.plugin import load_plugin
+    from benchmark.errors import ConfigError
+    from benchmark.recipe import Recipe, parse_overrides
+    from benchmark.submission.isolation import Limits, PluginRun, run_and_publish
     from benchmark.tasks import TASKS
-    from benchmark.training.runner import RunRequest, run_benchmark
 
     task = TASKS.get(args.task)
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    spec, metadata = load_plugin(args.folder, task.name)
-    spec.recipe.with_overrides(overrides)  # a bad override is rejected before the first seed trains
+    Recipe().with_overrides(overrides)  # a misspelt or mistyped override is refused before any code runs
+    if args.timeout is not None and args.timeout < 0:
+        raise ConfigError(f"--timeout must be a number of seconds >= 0 (0: none), got {args.timeout}")
+    device = str(torch.device(args.device)) if args.device else None
+    limits = Limits(timeout=args.timeout or None)
+    model_name = None
     for seed in args.seeds:
-        request = RunRequest(
+        run = PluginRun(
+            folder=args.folder,
             task=task,
-            model=spec,
-            data_root=args.data_root,
             seed=seed,
             overrides=overrides,
+            data_root=args.data_root,
             results=args.results,
-            device=torch.device(args.device) if args.device else None,
-            origin="submission",
-            extra={"submission": metadata},
+            device=device,
+            resume=args.resume,
+            limits=limits,
         )
-        report_run(run_benchmark(request))
-    _warn_if_unranked(args.results, task.task_hash, spec.name)
+        model_name = report_run(run_and_publish(run)).model.name
+    if model_name is not None:
+        _warn_if_unranked(args.results, task.task_hash, model_name)
     return 0
 
 
 def _check_not_recorded(results: Path, submission: PredictionSubmission) -> None:
-    """One predictions file counts once: the same seed, or the same file under another seed, is refused."""
+    """One predictions file counts once: the same seed, or the same file under another seed, is refused
+    before scoring (``ResultsDir.recorded_submission``); publishing checks again, by content, under the
+    store's lock (``ResultsDir.check_new_run``), so copies re-encoded or submitted at once are refused too."""
     from benchmark.data.download import file_digest
-    from benchmark.errors import SubmissionError
-    from benchmark.results.index import RunFilter
-    from benchmark.results.record import PredictionsSubmission
+    from benchmark.errors import DuplicateRunError
     from benchmark.results.store import ResultsDir
 
-    store = ResultsDir(results)
     sha = file_digest(submission.predictions, "sha256") if submission.predictions.is_file() else None
-    for run in store.query(RunFilter(task_hash=submission.task.task_hash, model=submission.model_name)):
-        recorded = store.load_record(run.run_id).submission
-        recorded_sha = recorded.sha256 if isinstance(recorded, PredictionsSubmission) else None
-        if run.seed == submission.seed or recorded_sha == sha:
-            raise SubmissionError(
-                f"{submission.predictions}: {submission.model_name} on task {submission.task.name} already has run "
-                f"{run.run_id} (seed {run.seed}, file sha256 {recorded_sha}); each seed is "
-                "submitted once, from its own trained model: pass another --seeds value or another --name"
-            )
+    found = ResultsDir(results).recorded_submission(
+        submission.task.task_hash, submission.model_name, submission.seed, sha
+    )
+    if found is not None:
+        run, recorded_sha = found
+        raise DuplicateRunError(
+            f"{submission.predictions}: {submission.model_name} on task {submission.task.name} already has run "
+            f"{run.run_id} (seed {run.seed}, file sha256 {recorded_sha}); each seed is "
+            "submitted once, from its own trained model: pass another --seeds value or another --name"
+        )
 
 
 def _warn_if_unranked(results: Path, task_hash: str, model_name: str) -> None:
@@ -147,6 +157,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue a plugin's interrupted training from its checkpoint"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="wall-clock seconds a plugin's process may run per seed before it is killed (0: no limit; default 48 h)",
+    )
     predictions = parser.add_argument_group("prediction submissions (models that cannot run here)")
     predictions.add_argument("--predictions", type=Path, help="CSV or parquet: image_id + one column per label")
     predictions.add_argument("--val-predictions", type=Path, help="the same for the val split (threshold tasks)")
@@ -155,4 +174,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     template.add_argument("--template", action="store_true", help="write a predictions file to fill")
     template.add_argument("--split", choices=["test", "val"], default="test", help="the template's split")
     template.add_argument("--out", type=Path, help="template file to write (.csv or .parquet)")
+    template.add_argument("--force", action="store_true", help="replace --out if it exists (it may be filled in)")
     parser.set_defaults(handler=submit)

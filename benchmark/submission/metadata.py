@@ -1,6 +1,7 @@
 """``submissions/<team>/submission.yaml``: who submits what, validated before any submitted code runs.
 
-The file is read with ``yaml.safe_load`` (no Python objects). Unknown and missing keys are named,
+The file is read as safe YAML with aliases refused (``benchmark.yaml_safe``: no Python objects, no
+expansion bombs). Unknown and missing keys are named,
 every problem found is listed at once, and paths must stay inside the submission folder:
 absolute paths, ``..`` and symlinks that lead outside are refused.
 """
@@ -17,6 +18,7 @@ import yaml
 
 from benchmark.data.download import file_digest
 from benchmark.errors import SubmissionError
+from benchmark.yaml_safe import load_bounded
 
 METADATA_FILE = "submission.yaml"
 REQUIRED = ("name", "authors", "contact", "licence", "tasks", "model", "extra_training_data")
@@ -25,6 +27,7 @@ MODEL_FILE_KEYS = ("file", "factory", "recipe", "family", "card")
 MODEL_ENTRY_POINT_KEYS = ("entry_point", "family", "card")
 WEIGHTS_KEYS = ("file", "sha256")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+NAME_RULE = "2-64 characters of a-z, 0-9, _ and -, starting with a letter or digit"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -92,17 +95,36 @@ class Submission:
         }
 
 
+def name_problem(name: object, key: str) -> str | None:
+    """Why ``name`` cannot name an entry (None when it can). One rule for plugin and prediction
+    submissions: the name becomes part of folder names, ``benchmark runs`` rows and Markdown tables,
+    where a newline, ``|`` or 300 characters break them."""
+    if isinstance(name, str) and NAME_PATTERN.match(name):
+        return None
+    shown = repr(name) if len(repr(name)) <= 80 else f"{repr(name)[:60]}... ({len(str(name))} characters)"
+    return f"{key} {shown} must be {NAME_RULE}"
+
+
+def check_name(name: object, key: str) -> str:
+    """``name`` if it can name an entry, else a SubmissionError naming ``key`` (the argument or field)."""
+    problem = name_problem(name, key)
+    if problem is not None:
+        raise SubmissionError(f"{problem}; the entry is recorded as submission:NAME")
+    assert isinstance(name, str)
+    return name
+
+
 def load_submission(folder: Path) -> Submission:
     """Read and validate ``folder/submission.yaml``, and check the weights' sha256 when declared."""
     folder = Path(folder).resolve()
     path = folder / METADATA_FILE
     if not path.is_file():
         raise SubmissionError(
-            f"{path} does not exist; a submission folder holds submission.yaml and model.py "
+            f"{path} {describe_missing(path)}; a submission folder holds submission.yaml and model.py "
             "(copy submissions/_template/ to start)"
         )
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = load_bounded(path.read_text())
     except yaml.YAMLError as exc:
         raise SubmissionError(f"{path}: not valid YAML: {exc}") from exc
     problems: list[str] = []
@@ -110,8 +132,8 @@ def load_submission(folder: Path) -> Submission:
         raise SubmissionError(f"{path}: must be a mapping of keys {list(REQUIRED)} (+ optional {list(OPTIONAL)})")
     problems += _key_problems(spec, REQUIRED, OPTIONAL, "")
     name = spec.get("name")
-    if "name" in spec and not (isinstance(name, str) and NAME_PATTERN.match(name)):
-        problems.append(f"name {name!r} must be 2-64 characters of a-z, 0-9, _ and -, starting with a letter or digit")
+    if "name" in spec and (problem := name_problem(name, "name")) is not None:
+        problems.append(problem)
     authors = _string_list(spec, "authors", problems, allow_empty=False)
     tasks = _string_list(spec, "tasks", problems, allow_empty=False)
     extra = _string_list(spec, "extra_training_data", problems, allow_empty=True)
@@ -173,9 +195,18 @@ def inside_folder(folder: Path, value: object, key: str, problems: list[str]) ->
         problems.append(f"{key} {value!r} is a symlink to {target}, outside the submission folder; copy the file in")
         return None
     if not target.is_file():
-        problems.append(f"{key} {value!r} does not exist in {folder}")
+        problems.append(f"{key} {value!r} {describe_missing(target)} (in {folder}); name a file")
         return None
     return target
+
+
+def describe_missing(path: Path) -> str:
+    """What ``path`` is, when a regular file was expected there: absent, a folder or something else."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.exists():
+        return "is not a regular file (a device, FIFO or socket)"
+    return "does not exist"
 
 
 def _key_problems(spec: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...], where: str) -> list[str]:
@@ -238,7 +269,13 @@ def _weights(value: object, folder: Path, problems: list[str]) -> tuple[Path | N
         return None, None
     problems += _key_problems(value, WEIGHTS_KEYS, (), "weights.")
     sha = value.get("sha256")
-    if "sha256" in value and not (isinstance(sha, str) and SHA256_PATTERN.match(sha)):
+    if "sha256" in value and isinstance(sha, int | float) and not isinstance(sha, bool):
+        problems.append(
+            f"weights.sha256 was read by YAML as the number {sha!r}: a hash of digits only must be quoted, "
+            'sha256: "<64 hex digits>" (sha256sum FILE)'
+        )
+        sha = None
+    elif "sha256" in value and not (isinstance(sha, str) and SHA256_PATTERN.match(sha)):
         problems.append(f"weights.sha256 {sha!r} must be 64 lowercase hex digits (sha256sum FILE)")
         sha = None
     file = inside_folder(folder, value.get("file"), "weights.file", problems) if "file" in value else None

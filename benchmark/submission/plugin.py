@@ -1,7 +1,8 @@
 """A plugin submission's model: ``model.py`` imported by file path, or an installed entry point.
 
-Called only from the ``benchmark submit`` and ``benchmark run`` handlers: submitted code runs when
-a user asks for it, never when the package, the registry or another command is imported.
+Called only by the child process of ``benchmark submit`` (benchmark.submission.child), and by
+``benchmark run --model FOLDER`` and ``benchmark reproduce`` in their own process: submitted code runs
+when a user asks for it, never when the package, the registry or another command is imported.
 """
 
 from __future__ import annotations
@@ -51,17 +52,22 @@ def load_plugin(folder: Path, task_name: str) -> tuple[ModelSpec, PluginSubmissi
 
 
 def _check_builds(spec: ModelSpec, task_name: str) -> None:
-    """Build the model with the task's head and run it once, so a broken factory stops here, named."""
+    """Build the model with the task's head and run it on blank batches of 2 and then 3 images, so a
+    broken factory, or a model whose output shape depends on the batch size (which training's larger
+    batches would only meet mid-run), stops here, named."""
     task = TASKS.get(task_name)
     recipe = spec.recipe
     size = recipe.image_size or task.native_image_size
     outputs = num_outputs(recipe, task.problem, len(task.labels))
+    shapes: list[tuple[int, tuple[int, ...]]] = []
     batch = (2, recipe.in_chans, size, size)
     try:
         with torch.random.fork_rng(), torch.no_grad():
             torch.manual_seed(0)
             model = spec.build(ModelInputs(outputs, recipe.in_chans, size), recipe).eval()
-            shape = tuple(model(torch.zeros(batch)).shape)
+            for n in (2, 3):  # two sizes: an output that ignores the batch dimension differs between them
+                batch = (n, recipe.in_chans, size, size)
+                shapes.append((n, tuple(model(torch.zeros(batch)).shape)))
     except BenchmarkError as exc:  # e.g. weights that do not fit: name the submission's file too
         raise SubmissionError(f"{spec.source_file}: {spec.name} cannot be built for task {task.name}: {exc}") from exc
     except Exception as exc:
@@ -70,11 +76,13 @@ def _check_builds(spec: ModelSpec, task_name: str) -> None:
             f"{batch} failed ({type(exc).__name__}: {exc}); the factory gets ModelInputs(num_outputs={outputs}, "
             f"in_chans={recipe.in_chans}, image_size={size})"
         ) from exc
-    if shape != (2, outputs):
-        raise SubmissionError(
-            f"{spec.source_file}: {spec.name} gives outputs of shape {shape} for a batch of 2; task {task.name} "
-            f"needs (2, {outputs}): use inputs.num_outputs for the last layer"
-        )
+    for n, shape in shapes:
+        if shape != (n, outputs):
+            raise SubmissionError(
+                f"{spec.source_file}: {spec.name} gives outputs of shape {shape} for a batch of {n}; task "
+                f"{task.name} needs ({n}, {outputs}): use inputs.num_outputs for the last layer and keep the "
+                "batch dimension as it comes (one row per image, whatever the batch size)"
+            )
 
 
 def _file_spec(submission: Submission) -> ModelSpec:

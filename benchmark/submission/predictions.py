@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import PredictionFileError
+from benchmark.submission.metadata import describe_missing
 from benchmark.tasks import Task
 
 SUFFIXES = (".csv", ".parquet")
@@ -47,10 +48,12 @@ def read_predictions(path: Path, task: Task, split_frame: pd.DataFrame, split: s
     return scores.loc[expected.to_numpy()]
 
 
-def write_template(task: Task, split_frame: pd.DataFrame, split: str, out: Path) -> int:
-    """Every id of ``split`` with empty label columns to fill in; returns the number of rows."""
-    if out.suffix not in SUFFIXES:
-        raise PredictionFileError(f"{out}: write the template as .csv or .parquet")
+def write_template(task: Task, split_frame: pd.DataFrame, split: str, out: Path, force: bool = False) -> int:
+    """Every id of ``split`` with empty label columns to fill in; returns the number of rows.
+
+    An existing ``out`` is never replaced unless ``force``: it may be a file already filled in.
+    """
+    check_template_target(out, force)
     ids = split_frame.loc[split_frame["split"] == split, "image_id"].astype(str)
     frame = pd.DataFrame({"image_id": ids.to_numpy()})
     for label in task.labels:
@@ -63,11 +66,26 @@ def write_template(task: Task, split_frame: pd.DataFrame, split: str, out: Path)
     return len(frame)
 
 
+def check_template_target(out: Path, force: bool) -> None:
+    """Refuse, before anything is read or written, a template path that is not .csv/.parquet or that exists."""
+    if out.suffix not in SUFFIXES:
+        raise PredictionFileError(f"{out}: write the template as .csv or .parquet")
+    if out.is_dir() or (out.exists() and not out.is_file()):
+        raise PredictionFileError(f"{out} {describe_missing(out)}; --out names the template file to write")
+    if out.exists() and not force:
+        raise PredictionFileError(
+            f"{out} already exists (it may hold predictions filled in); nothing was written. Pick another --out, "
+            "or pass --force to replace it with an empty template"
+        )
+
+
 def _read(path: Path) -> pd.DataFrame:
     if path.suffix not in SUFFIXES:
         raise PredictionFileError(f"{path}: predictions must be a .csv or .parquet file, got {path.suffix or 'none'}")
     if not path.is_file():
-        raise PredictionFileError(f"{path} does not exist")
+        raise PredictionFileError(
+            f"{path} {describe_missing(path)}; give the predictions file itself (.csv or .parquet)"
+        )
     try:
         if path.suffix == ".csv":
             # every cell as text: ids stay exactly as written, and bad numbers can be named
@@ -97,12 +115,16 @@ def _row_problems(
     frame: pd.DataFrame, task: Task, expected: pd.Series, split_frame: pd.DataFrame, split: str
 ) -> list[str]:
     problems: list[str] = []
-    ids = frame["image_id"].astype(str)
+    null_ids = frame["image_id"].isna().to_numpy()
+    # a null id (a parquet null, NaN) is named as such, never turned into the text "nan" or "None"
+    ids = pd.Series(["" if null else str(v) for v, null in zip(frame["image_id"], null_ids, strict=True)])
     wanted = set(expected)
     other_split = dict(zip(split_frame["image_id"].astype(str), split_frame["split"], strict=True))
     seen: dict[str, int] = {}
     for row, image_id in enumerate(ids, start=1):
-        if not image_id.strip():
+        if null_ids[row - 1]:
+            problems.append(f"row {row}: image_id is missing (null); every row needs the id of its image")
+        elif not image_id.strip():
             problems.append(f"row {row}: empty image_id")
         elif image_id in seen:
             problems.append(f"row {row}: id {image_id!r} repeats row {seen[image_id]}")
@@ -120,15 +142,14 @@ def _row_problems(
     for k, label in enumerate(task.labels):
         for i in np.flatnonzero(np.isnan(scores[:, k])):
             raw = frame[label].iat[i]
-            typed_nan = not isinstance(raw, str) or raw.strip().lower() in ("", "nan", "na", "null", "none")
-            what = "is NaN or empty" if typed_nan else f"is not a number ({raw!r})"
+            what = "is NaN or empty" if _is_missing(raw) else f"is not a number ({_shown(raw)})"
             problems.append(f"row {i + 1} (id {ids.iat[i]!r}): {label} {what}")
         for i in np.flatnonzero(np.isinf(scores[:, k])):
             problems.append(f"row {i + 1} (id {ids.iat[i]!r}): {label} is infinite")
         with np.errstate(invalid="ignore"):
             outside = np.flatnonzero(np.isfinite(scores[:, k]) & ((scores[:, k] < 0) | (scores[:, k] > 1)))
         for i in outside:
-            problems.append(f"row {i + 1} (id {ids.iat[i]!r}): {label} = {scores[i, k]:g} is outside [0, 1]")
+            problems.append(f"row {i + 1} (id {ids.iat[i]!r}): {label} = {float(scores[i, k])!r} is outside [0, 1]")
     if task.problem == "multiclass":
         sums = scores.sum(axis=1)
         for i in np.flatnonzero(np.isfinite(sums) & (np.abs(sums - 1.0) > MULTICLASS_SUM_TOLERANCE)):
@@ -137,6 +158,23 @@ def _row_problems(
                 "(a multiclass task takes one probability per class, e.g. a softmax)"
             )
     return sorted(problems, key=_row_order)
+
+
+def _is_missing(raw: object) -> bool:
+    """Whether a cell is empty (null, NaN, or text meaning none), as opposed to a value that is not a number."""
+    if raw is None or raw is pd.NA:
+        return True
+    if isinstance(raw, float | np.floating):
+        return bool(np.isnan(raw))
+    return isinstance(raw, str) and raw.strip().lower() in ("", "nan", "na", "null", "none")
+
+
+def _shown(raw: object, limit: int = 60) -> str:
+    """A cell's value as the error shows it: its type when it is not text or a number, shortened."""
+    text = repr(raw)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text if isinstance(raw, str | int | float) else f"a {type(raw).__name__}: {text}"
 
 
 def _row_order(problem: str) -> int:

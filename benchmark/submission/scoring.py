@@ -15,6 +15,7 @@ from benchmark.data.dataset import TaskData
 from benchmark.data.download import file_digest
 from benchmark.errors import PredictionFileError
 from benchmark.results.record import Durations, ModelSection, PredictionsSubmission
+from benchmark.submission.metadata import check_name
 from benchmark.submission.predictions import read_predictions
 from benchmark.tasks import Task
 from benchmark.training.inference import SCORE_PREFIX, prediction_arrays, predictions_frame
@@ -46,6 +47,7 @@ class Scored:
 def score_submission(submission: PredictionSubmission) -> RunArtifacts:
     """Validate the files against the pinned split and score them; nothing is written."""
     started = time.perf_counter()
+    check_name(submission.name, "--name")
     task = submission.task
     if task.tunes_threshold and submission.val_predictions is None:
         raise PredictionFileError(

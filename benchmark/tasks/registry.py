@@ -16,6 +16,7 @@ from benchmark.metrics.thresholds import RULES
 from benchmark.registry import Registry
 from benchmark.stats.intervals import METHODS as CI_METHODS
 from benchmark.tasks.spec import DEFAULT_TARGET_SENSITIVITY, OPTIONAL_FIELDS, REQUIRED_FIELDS, Task
+from benchmark.yaml_safe import load_bounded
 
 TASKS_DIR_ENV = "CXRBENCH_TASKS_DIR"
 _TUPLE_FIELDS = ("labels", "metrics", "class_names", "metadata")
@@ -76,7 +77,7 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
 
 def load_task_file(path: Path) -> Task:
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = load_bounded(path.read_text())  # aliases refused: no expansion bombs
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     task = task_from_dict(spec, str(path))

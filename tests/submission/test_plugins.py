@@ -68,7 +68,7 @@ def make_submission(tmp_path: Path, tasks: tuple[str, ...] | None = ("covid3",),
     submission.yaml (None deletes a key)."""
     folder = tmp_path / "submissions" / "team_a"
     shutil.copytree(TEMPLATE, folder)
-    (folder / "model.py").write_text(MARKER_MODEL)
+    (folder / "model.py").write_text(marker_model())
     spec = yaml.safe_load((folder / "submission.yaml").read_text())
     spec["name"] = "team_a"
     if tasks is not None:
@@ -82,6 +82,13 @@ def make_submission(tmp_path: Path, tasks: tuple[str, ...] | None = ("covid3",),
             spec[key] = value
     (folder / "submission.yaml").write_text(yaml.safe_dump(spec))
     return folder
+
+
+def marker_model() -> str:
+    """MARKER_MODEL with the marker's path written in: `benchmark submit` runs it in a child process that
+    gets none of the test's environment (benchmark.submission.isolation)."""
+    path = os.environ.get("CXR_TEST_MARKER")
+    return MARKER_MODEL.replace('os.environ["CXR_TEST_MARKER"]', repr(path)) if path else MARKER_MODEL
 
 
 def folder_source_hash(folder: Path) -> str:
