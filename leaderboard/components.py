@@ -1,5 +1,10 @@
 """Streamlit pieces shared by the leaderboard's pages: the results root, the empty state, the task
-picker (task and task hash, kept across pages and in the URL) and error display."""
+picker (task and task hash, kept across pages and in the URL) and error display.
+
+Names are user text (a submission's name, a plugin's, a task's labels, a run id from the URL): every
+element that reads Markdown (markdown, caption, title, info/warning/error, metric, page_link and image
+captions) gets them through ``md`` or ``md_code`` (benchmark.text), never as they are; tables,
+select options and code blocks show text as it is."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import streamlit as st
 
 from benchmark.errors import BenchmarkError
 from benchmark.results.standings import Standings
+from benchmark.text import markdown_code as md_code
+from benchmark.text import markdown_escape
 from leaderboard import data
 
 ROOT_KEY = "cxrbench_results_root"  # set by app.py on every run
@@ -27,20 +34,32 @@ def results_root() -> Path:
 def empty_state(root: Path) -> None:
     if not root.is_dir():
         st.info(
-            f"There is no results folder at `{root}` yet. Runs appear here once `benchmark run` has written "
-            "one, or start the leaderboard on another folder: `benchmark leaderboard --results DIR`."
+            f"There is no results folder at {md_code(root)} yet. Runs appear here once `benchmark run` has "
+            "written one, or start the leaderboard on another folder: `benchmark leaderboard --results DIR`."
         )
     else:
+        command = f"benchmark run --task covid3 --model lotko_cnn --data-root DIR --results {root}"
         st.info(
-            f"No runs in `{root}` yet. Train one, e.g. `benchmark run --task covid3 --model lotko_cnn "
-            f"--data-root DIR --results {root}`, or submit a model (`benchmark submit`); "
-            "it shows up here on the next page view."
+            f"No runs in {md_code(root)} yet. Train one, e.g. {md_code(command)}, or submit a model "
+            "(`benchmark submit`); it shows up here on the next page view."
         )
+
+
+def md(text: object) -> str:
+    """User text as literal Markdown for a Streamlit element (``markdown_escape`` with the autolinks
+    Streamlit would still find in the text broken)."""
+    return markdown_escape(text, break_autolinks=True)
+
+
+def md_lines(text: str) -> str:
+    """Text of several lines (an error message) as Markdown: each line escaped (``md``), the lines kept."""
+    return "  \n".join(md(line) for line in str(text).splitlines()) or md(text)
 
 
 def error(exc: BaseException, what: str) -> None:
-    """Show a typed error the app can explain (callers catch BenchmarkError only: anything else is a bug)."""
-    st.error(f"Could not {what}: {type(exc).__name__}: {exc}")
+    """Show a typed error the app can explain (callers catch BenchmarkError only: anything else is a bug).
+    The message often quotes user text (a run id from the URL, a name), so it is shown escaped."""
+    st.error(md_lines(f"Could not {what}: {type(exc).__name__}: {exc}"))
 
 
 def load_runs(root: Path) -> pd.DataFrame | None:
@@ -95,15 +114,15 @@ def pick_task(root: Path, runs: pd.DataFrame) -> tuple[str, str] | None:
     index = _remembered("hash", found, default)
     task_hash = st.sidebar.selectbox("Task version (hash)", found, index, format_func=label, key=f"hash_{task}")
     _keep("hash", task_hash)
-    st.sidebar.caption(f"{len(found)} versions of {task} here; each is ranked on its own, never mixed.")
+    st.sidebar.caption(f"{len(found)} versions of {md(task)} here; each is ranked on its own, never mixed.")
     return task, task_hash
 
 
 def task_header(standings: Standings) -> None:
     """Task name, version, short task hash and split sha256: what every number on the page belongs to."""
     st.markdown(
-        f"**{standings.task_name}** v{standings.task_version} · task hash `{standings.task_hash[:12]}` · "
-        f"split sha256 `{standings.split_sha256}` · metric **{standings.metric}**"
+        f"**{md(standings.task_name)}** v{md(standings.task_version)} · task hash {md_code(standings.task_hash[:12])}"
+        f" · split sha256 {md_code(standings.split_sha256)} · metric **{md(standings.metric)}**"
     )
 
 

@@ -2,6 +2,10 @@
 
 Nothing here reads files or imports Streamlit, so every figure can be built and checked in a
 plain test. The app computes the data (from run records and predictions) and only displays.
+
+Every string a figure shows (titles, axis titles, tick labels, legend and hover text) is a name or
+holds one, and plotly reads a subset of HTML there (``<a href>`` becomes a link): each goes through
+``label`` (benchmark.text.plotly_text) here, so the builders' callers pass names as they are.
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from benchmark.text import plotly_text as label
+
+# What st.plotly_chart is given as ``config``: no plotly logo (a link to plot.ly) in the mode bar.
+CHART_CONFIG = {"displaylogo": False}
 
 _PALETTE = (
     "#1f77b4",
@@ -42,8 +51,8 @@ def auroc_heatmap(table: pd.DataFrame, title: str = "AUROC per label") -> go.Fig
     figure = go.Figure(
         go.Heatmap(
             z=values,
-            x=[str(c) for c in table.columns],
-            y=[str(i) for i in table.index],
+            x=[label(c) for c in table.columns],
+            y=[label(i) for i in table.index],
             text=text,
             texttemplate="%{text}",
             colorscale="Viridis",
@@ -53,7 +62,7 @@ def auroc_heatmap(table: pd.DataFrame, title: str = "AUROC per label") -> go.Fig
             hovertemplate="%{y}<br>%{x}: %{z:.4f}<extra></extra>",
         )
     )
-    figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=max(300, 40 * len(table) + 160))
+    figure.update_layout(title=label(title), yaxis={"autorange": "reversed"}, height=max(300, 40 * len(table) + 160))
     return figure
 
 
@@ -77,19 +86,19 @@ def roc_curves(curves: pd.DataFrame, title: str = "ROC curves (95% CI bands)") -
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
-                legendgroup=str(model),
+                legendgroup=label(model),
             )
         )
-        name = str(model)
+        name = label(model)
         if "auc" in rows:
             name += f" (AUC {rows['auc'].iloc[0]:.3f})"
         figure.add_trace(
             go.Scatter(
-                x=rows["fpr"], y=rows["tpr"], mode="lines", name=name, line={"color": colour}, legendgroup=str(model)
+                x=rows["fpr"], y=rows["tpr"], mode="lines", name=name, line={"color": colour}, legendgroup=label(model)
             )
         )
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance"))
-    figure.update_layout(title=title, xaxis_title="1 - specificity", yaxis_title="sensitivity", height=480)
+    figure.update_layout(title=label(title), xaxis_title="1 - specificity", yaxis_title="sensitivity", height=480)
     figure.update_xaxes(range=[0, 1])
     figure.update_yaxes(range=[0, 1])
     return figure
@@ -104,7 +113,7 @@ def calibration_curves(bins: pd.DataFrame, title: str = "Calibration (reliabilit
                 x=rows["mean_predicted"],
                 y=rows["fraction_positive"],
                 mode="lines+markers",
-                name=str(model),
+                name=label(model),
                 line={"color": _colour(i)},
                 customdata=rows[["count"]].to_numpy(),
                 hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>n=%{customdata[0]}<extra></extra>",
@@ -113,7 +122,7 @@ def calibration_curves(bins: pd.DataFrame, title: str = "Calibration (reliabilit
     figure.add_trace(
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect")
     )
-    figure.update_layout(title=title, xaxis_title="mean predicted probability", yaxis_title="observed frequency")
+    figure.update_layout(title=label(title), xaxis_title="mean predicted probability", yaxis_title="observed frequency")
     figure.update_xaxes(range=[0, 1])
     figure.update_yaxes(range=[0, 1])
     return figure
@@ -129,7 +138,7 @@ def forest_plot(differences: pd.DataFrame, reference: str, metric: str) -> go.Fi
     figure = go.Figure(
         go.Scatter(
             x=rows["diff"],
-            y=rows["model"].astype(str),
+            y=[label(model) for model in rows["model"]],
             mode="markers",
             marker={"symbol": np.where(significant, "diamond", "diamond-open"), "size": 11, "color": "#1f77b4"},
             error_x={
@@ -145,8 +154,8 @@ def forest_plot(differences: pd.DataFrame, reference: str, metric: str) -> go.Fi
     )
     figure.add_vline(x=0, line_dash="dot", line_color="grey")
     figure.update_layout(
-        title=f"{metric}: difference against {reference} (95% CI)",
-        xaxis_title=f"{metric}(model) - {metric}({reference})",
+        title=label(f"{metric}: difference against {reference} (95% CI)"),
+        xaxis_title=label(f"{metric}(model) - {metric}({reference})"),
         height=max(260, 36 * len(rows) + 140),
     )
     return figure
@@ -158,13 +167,13 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[st
     figure = go.Figure(
         go.Heatmap(
             z=counts,
-            x=[f"pred {c}" for c in labels],
-            y=[f"true {c}" for c in labels],
+            x=[label(f"pred {c}") for c in labels],
+            y=[label(f"true {c}") for c in labels],
             text=counts.astype(str),
             texttemplate="%{text}",
             colorscale="Blues",
             showscale=False,
         )
     )
-    figure.update_layout(title=title or "Confusion matrix", yaxis={"autorange": "reversed"})
+    figure.update_layout(title=label(title or "Confusion matrix"), yaxis={"autorange": "reversed"})
     return figure

@@ -5,11 +5,17 @@ Streamlit imports an app's modules on the first page view; for this app (pandas,
 scikit-learn, plotly, the statistics) that is about 2 s on 2 loaded cores, which every first visitor of a
 freshly started server would wait for. Importing them while the server starts moves that wait before the
 server answers. Nothing is computed or cached ahead: the first view still computes its standings.
+
+It also sets, unless the environment already does, the options that keep the pages from making any request
+beyond this server (``OFFLINE``; leaderboard/.streamlit/config.toml sets them too, but is not installed
+with the package): Streamlit's environment variables, below its command-line flags in precedence.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 
 PRELOAD = (
     "pandas",
@@ -22,8 +28,24 @@ PRELOAD = (
     "leaderboard.gallery",
 )
 
+OFFLINE = {
+    "browser.gatherUsageStats": "false",  # else the page posts usage events to data.streamlit.io
+    "client.toolbarMode": "viewer",  # no deploy button or developer menu
+    "client.showErrorLinks": "false",  # no Google / ChatGPT links under an error
+    "server.enableStaticServing": "false",
+    "theme.font": "sans-serif",  # Streamlit's own fonts, shipped with it
+    "theme.codeFont": "monospace",
+}
+
+
+def option_variable(option: str) -> str:
+    """Streamlit's environment variable of a config option: ``client.toolbarMode`` -> STREAMLIT_CLIENT_TOOLBAR_MODE."""
+    return "STREAMLIT_" + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", option.replace(".", "_")).upper()
+
 
 def main() -> None:
+    for option, value in OFFLINE.items():
+        os.environ.setdefault(option_variable(option), value)
     for name in PRELOAD:
         importlib.import_module(name)
     from streamlit.web.cli import main as streamlit_main

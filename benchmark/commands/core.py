@@ -166,15 +166,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--gpus-per-worker and --address go with --workers N (data-parallel training on Ray)")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    model, origin, extra = args.model, "baseline", {}
-    if is_submission_folder(args.model):  # a submissions/<team> folder: its code runs now, as asked
-        from benchmark.submission.plugin import load_plugin
-
-        model, metadata = load_plugin(Path(args.model), args.task)
-        origin, extra = "submission", {"submission": metadata}
+    if is_submission_folder(args.model):  # a submissions/<team> folder: its code runs in a child process
+        return run_submission_folder(args)
     request = RunRequest(
         task=args.task,
-        model=model,
+        model=args.model,
         data_root=args.data_root,
         seed=args.seed,
         overrides=recipe_overrides(args),
@@ -182,8 +178,6 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=torch.device(args.device) if args.device else None,
         skip_corrupt=args.skip_corrupt,
-        origin=origin,
-        extra=extra,
     )
     if args.workers is None:
         run_dir = run_benchmark(request)
@@ -194,6 +188,31 @@ def run(args: argparse.Namespace) -> int:
         with ray_session(args.address):
             run_dir = run_distributed(request, args.workers, args.gpus_per_worker, max_failures=args.max_failures)
     report_run(run_dir)
+    return 0
+
+
+def run_submission_folder(args: argparse.Namespace) -> int:
+    """``run --model FOLDER``: the plugin trains in its child process (``benchmark.submission.isolation``,
+    as ``benchmark submit`` runs it); this process scores and records its predictions."""
+    from benchmark.submission.isolation import PluginRun, run_and_publish
+    from benchmark.tasks import TASKS
+
+    if args.workers is not None or args.skip_corrupt:
+        raise ConfigError(
+            f"{args.model} is a submission folder: it trains in its own child process, without --workers or "
+            "--skip-corrupt (those are for registered models)"
+        )
+    run = PluginRun(
+        folder=Path(args.model),
+        task=TASKS.get(args.task),
+        seed=args.seed,
+        overrides=recipe_overrides(args),
+        data_root=args.data_root,
+        results=args.results,
+        device=args.device,
+        resume=args.resume,
+    )
+    report_run(run_and_publish(run))
     return 0
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 from benchmark.errors import ConfigError
 from benchmark.results.entries import MIN_SEEDS_RANKED
 from benchmark.results.standings import STANDINGS_COLUMNS, Standings
-from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular, markdown_table
+from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular
+from benchmark.text import markdown_escape
 
 FORMATS = ("csv", "markdown", "latex", "json")
 
@@ -47,6 +48,17 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``frame``, every cell (header included) ``markdown_escape``d:
+    a name's ``|`` or newline cannot add a column or a row, its link or image markup shows as text."""
+
+    def row(cells: Any) -> str:
+        return "| " + " | ".join(markdown_escape(cell) for cell in cells) + " |"
+
+    lines = [row(frame.columns), "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + [row(cells) for cells in frame.itertuples(index=False)])
+
+
 def render_standings(standings: Standings, fmt: str) -> str:
     """The table in ``fmt``: ``csv`` (STANDINGS_COLUMNS, lists joined with ``;``), ``markdown``,
     ``latex`` (a tabular fragment; top group in bold) or ``json`` (everything, pairs and methods text included)."""
@@ -73,7 +85,8 @@ def render_standings(standings: Standings, fmt: str) -> str:
         return json.dumps(payload, indent=2, default=str) + "\n"
     rows = _display(standings)
     if fmt == "markdown":
-        return f"**{_title(standings)}**\n\n{markdown_table(rows)}\n\n{_note(standings)}\n"
+        title, note = markdown_escape(_title(standings)), markdown_escape(_note(standings))
+        return f"**{title}**\n\n{markdown_table(rows)}\n\n{note}\n"
     bold = standings.entries["top_group"].astype(bool).tolist()
     width = len(rows.columns) - 1
     body = latex_tabular(rows.drop(columns="top group"), bold_column=4, bold_rows=bold)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from benchmark.errors import BenchmarkError
 from leaderboard import components, data, gallery
+from leaderboard.components import md, md_code
 
 MAX_CELLS = 48  # images drawn at once; the rest stay a filter away
 
@@ -22,8 +23,8 @@ fp = data.fingerprint(root)
 with_maps = data.saliency_runs(str(root), fp)
 if not with_maps:
     st.info(
-        "No run here has saliency maps yet. `benchmark saliency RUN_ID --results "
-        f"{root}` computes Grad-CAM, Grad-CAM++ and occlusion maps of a run's test images; they appear here."
+        f"No run here has saliency maps yet. {md_code(f'benchmark saliency RUN_ID --results {root}')} computes "
+        "Grad-CAM, Grad-CAM++ and occlusion maps of a run's test images; they appear here."
     )
     st.stop()
 
@@ -56,9 +57,9 @@ alpha = right.slider("Map opacity", 0.0, 1.0, gallery.DEFAULT_ALPHA, 0.05, key="
 per_row = st.sidebar.slider("Images per row", 2, 8, 4, key="per_row")
 boxed = any(image["boxes"] for image in index["images"])
 st.caption(
-    f"{index['model']['name']} on {index['task']['name']}: {len(index['images'])} test images, "
-    f"{len(index['entries'])} maps; target layer `{index['model'].get('target_layer')}`. Each map is the method's "
-    "evidence for the class, scaled to its own maximum"
+    f"{md(index['model']['name'])} on {md(index['task']['name'])}: {len(index['images'])} test images, "
+    f"{len(index['entries'])} maps; target layer {md_code(index['model'].get('target_layer'))}. Each map is the "
+    "method's evidence for the class, scaled to its own maximum"
     + ("; green boxes are the expert boxes of that class." if boxed else ".")
 )
 
@@ -74,13 +75,13 @@ for start in range(0, len(cells), per_row):
         hit, iou = cell.get(f"hit:{method}"), cell.get(f"iou:{method}")
         if hit is not None and not (isinstance(hit, float) and math.isnan(hit)):
             caption += f" · {'hit' if hit else 'miss'}, IoU {iou:.2f}"
-        column.image(picture, caption=caption, width="stretch")
+        column.image(picture, caption=md(caption), width="stretch")  # the caption reads Markdown
 
 st.subheader("Pointing game and IoU")
 same_task = runs.loc[runs["task_name"] == index["task"]["name"], "run_id"]
 scores = data.saliency_scores(str(root), fp, tuple(r for r in with_maps if r in set(same_task)))
 if scores.empty:
-    st.caption(f"No expert boxes for {index['task']['name']}: nothing to score the maps against.")
+    st.caption(f"No expert boxes for {md(index['task']['name'])}: nothing to score the maps against.")
 else:
     st.dataframe(
         scores,

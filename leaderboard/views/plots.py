@@ -7,6 +7,7 @@ import streamlit as st
 
 from benchmark.errors import BenchmarkError
 from leaderboard import components, data, figures, tables
+from leaderboard.components import md
 
 PLOTS = ("Differences", "ROC curves", "Calibration", "AUROC per label", "Confusion matrix")
 SHOWN_BY_DEFAULT = 5  # entries drawn on the curve plots until the user picks others
@@ -28,12 +29,15 @@ if plot == "Differences":
         ranked = comparison.entries["entry"].tolist()
         reference = st.selectbox("Reference entry", ranked, key="reference")
         differences = tables.differences_against(comparison.pairs, reference)
-        st.plotly_chart(figures.forest_plot(differences, reference, standings.metric), key="forest")
+        forest = figures.forest_plot(differences, reference, standings.metric)
+        st.plotly_chart(forest, key="forest", config=figures.CHART_CONFIG)
         s = comparison.settings
         st.caption(
-            f"{standings.metric}(entry) − {standings.metric}({reference}) on the same {s['n_resamples']:,} "
-            f"{s['unit']} resamples (paired {s['test']} test, {s['correction']}-adjusted p on hover). "
-            "Filled markers: the interval excludes zero."
+            md(
+                f"{standings.metric}(entry) − {standings.metric}({reference}) on the same {s['n_resamples']:,} "
+                f"{s['unit']} resamples (paired {s['test']} test, {s['correction']}-adjusted p on hover). "
+                "Filled markers: the interval excludes zero."
+            )
         )
 
 elif plot in ("ROC curves", "Calibration"):
@@ -45,7 +49,8 @@ elif plot in ("ROC curves", "Calibration"):
         try:
             if plot == "ROC curves":
                 curves = data.roc(str(root), fp, task, task_hash, label, tuple(chosen))
-                st.plotly_chart(figures.roc_curves(curves, title=f"ROC: {label} (95% CI bands)"), key="roc")
+                roc = figures.roc_curves(curves, title=f"ROC: {label} (95% CI bands)")
+                st.plotly_chart(roc, key="roc", config=figures.CHART_CONFIG)
                 st.caption(
                     "Each entry's seed-averaged scores; band: pointwise 95% percentile interval of the "
                     "true-positive rate over 2,000 patient-cluster bootstrap resamples, on a 101-point grid of "
@@ -53,7 +58,8 @@ elif plot in ("ROC curves", "Calibration"):
                 )
             else:
                 bins = data.calibration(str(root), fp, task, task_hash, label, tuple(chosen))
-                st.plotly_chart(figures.calibration_curves(bins, title=f"Calibration: {label}"), key="calibration")
+                reliability = figures.calibration_curves(bins, title=f"Calibration: {label}")
+                st.plotly_chart(reliability, key="calibration", config=figures.CHART_CONFIG)
                 st.caption("Seed-averaged probability of the label, 10 equal-width bins (empty bins left out).")
         except BenchmarkError as exc:
             components.error(exc, "compute the curves")
@@ -61,7 +67,7 @@ elif plot in ("ROC curves", "Calibration"):
 elif plot == "AUROC per label":
     try:
         aurocs = data.label_aurocs(str(root), fp, task, task_hash)
-        st.plotly_chart(figures.auroc_heatmap(aurocs), key="auroc_heatmap")
+        st.plotly_chart(figures.auroc_heatmap(aurocs), key="auroc_heatmap", config=figures.CHART_CONFIG)
         st.caption("Mean over each entry's seeds of the AUROC its runs recorded per label.")
     except BenchmarkError as exc:
         components.error(exc, "read the per-label AUROCs")
@@ -81,4 +87,5 @@ else:
         )
     else:
         title = f"{picked_run[0]} · seed {picked_run[1]} (rows: true class)"
-        st.plotly_chart(figures.confusion_matrix_figure(matrix.matrix, matrix.labels, title), key="confusion")
+        confusion = figures.confusion_matrix_figure(matrix.matrix, matrix.labels, title)
+        st.plotly_chart(confusion, key="confusion", config=figures.CHART_CONFIG)

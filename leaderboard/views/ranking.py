@@ -3,12 +3,15 @@ unranked entries apart, per-label AUROC, and links to every run of an entry."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
 from benchmark.results.entries import MIN_SEEDS_RANKED
 from leaderboard import components, data, figures, tables
+from leaderboard.components import md
 
 st.title("CXR-Bench leaderboard")
 root, task, task_hash, fp, standings = components.task_view()
@@ -35,7 +38,7 @@ column_config = {
 def shown(entries: pd.DataFrame) -> pd.DataFrame:
     """The displayed rows of ``entries`` after the filters, the run column as a link to the run page."""
     rows = tables.display_table(tables.filter_entries(entries, families, origins, sizes), standings.metric, level)
-    rows["run"] = [f"run?run={run_id}" for run_id in rows["run"]]
+    rows["run"] = [f"run?run={quote(run_id, safe='')}" for run_id in rows["run"]]
     return rows
 
 
@@ -47,7 +50,7 @@ else:
     st.dataframe(ranked, hide_index=True, column_config=column_config, key="ranked_table")
     hidden = len(standings.ranked) - len(ranked)
     st.caption(
-        f"{standings.comparison.caption()} Rank and top group are computed on all {len(standings.ranked)} ranked "
+        f"{md(standings.comparison.caption())} Rank and top group are computed on all {len(standings.ranked)} ranked "
         "entries" + (f"; the filters hide {hidden} of them." if hidden else ".")
     )
 if not standings.unranked.empty:
@@ -59,7 +62,7 @@ if standings.set_aside:
     st.caption(f"{len(standings.set_aside)} run(s) not counted: reproductions or repeated seeds of an entry.")
 if standings.other_task_hashes:
     st.caption(
-        f"This folder also holds runs of {len(standings.other_task_hashes)} other version(s) of {task}: "
+        f"This folder also holds runs of {len(standings.other_task_hashes)} other version(s) of {md(task)}: "
         "pick one under *Task version* in the sidebar."
     )
 
@@ -68,6 +71,7 @@ try:
     st.plotly_chart(
         figures.auroc_heatmap(aurocs, title="AUROC per label (mean over seeds of each run's recorded AUROC)"),
         key="auroc_heatmap",
+        config=figures.CHART_CONFIG,
     )
 except BenchmarkError as exc:
     components.error(exc, "read the per-label AUROCs")
@@ -78,4 +82,4 @@ entry = st.selectbox("Entry", entries["entry"].tolist(), key="entry_runs")
 if entry is not None:
     chosen = entries[entries["entry"] == entry].iloc[0]
     for seed, run_id in sorted(zip(chosen["seeds"], chosen["run_ids"], strict=True)):
-        st.page_link("views/run.py", label=f"seed {seed}: {run_id}", query_params={"run": run_id})
+        st.page_link("views/run.py", label=f"seed {seed}: {md(run_id)}", query_params={"run": run_id})

@@ -8,6 +8,7 @@ import streamlit as st
 
 from benchmark.errors import BenchmarkError
 from leaderboard import components, data, figures
+from leaderboard.components import md, md_code
 
 root = components.results_root()
 runs = components.load_runs(root)
@@ -39,22 +40,24 @@ except BenchmarkError as exc:
 
 run_id = record.run_id
 task, model = record.task, record.model
-st.title(f"Run {run_id}")
-st.page_link("views/ranking.py", label=f"Leaderboard of {task.name}", icon=":material/arrow_back:",
-             query_params={"task": task.name})  # fmt: skip
+st.title(f"Run {md(run_id)}")
+st.page_link("views/ranking.py", label=f"← Leaderboard of {md(task.name)}", query_params={"task": task.name})
 
 value = record.primary
 columns = st.columns(4)
-columns[0].metric(task.primary_metric, f"{value.value:.4f}" if value is not None else "n/a")
+columns[0].metric(md(task.primary_metric), f"{value.value:.4f}" if value is not None else "n/a")
 if value is not None:
     columns[0].caption(f"95% CI [{value.ci_low:.4f}, {value.ci_high:.4f}]")
-columns[1].metric("model", model.name)
-columns[1].caption(f"family {model.family} · {model.parameters or 0:,} parameters")
+columns[1].metric("model", md(model.name))  # the value reads Markdown too
+columns[1].caption(f"family {md(model.family)} · {model.parameters or 0:,} parameters")
 columns[2].metric("seed", record.seed)
-columns[2].caption(f"{record.origin} · {record.created_at}")
+columns[2].caption(md(f"{record.origin} · {record.created_at}"))
 columns[3].metric("test images", f"{record.n_test:,}")
-columns[3].caption(f"input {model.input.image_size if model.input else '?'} px")
-st.markdown(f"Task **{task.name}** v{task.version} · task hash `{task.hash}` · split sha256 `{task.split_sha256}`")
+columns[3].caption(md(f"input {model.input.image_size if model.input else '?'} px"))
+st.markdown(
+    f"Task **{md(task.name)}** v{md(task.version)} · task hash {md_code(task.hash)} · "
+    f"split sha256 {md_code(task.split_sha256)}"
+)
 
 st.subheader("Metrics")
 metrics = pd.DataFrame(
@@ -66,7 +69,8 @@ metrics = pd.DataFrame(
 st.dataframe(metrics, hide_index=True, key="metrics")
 matrix = record.confusion_matrix
 if matrix:
-    st.plotly_chart(figures.confusion_matrix_figure(matrix.matrix, matrix.labels), key="confusion")
+    confusion = figures.confusion_matrix_figure(matrix.matrix, matrix.labels)
+    st.plotly_chart(confusion, key="confusion", config=figures.CHART_CONFIG)
 
 st.subheader("Cite")
 try:
@@ -75,7 +79,7 @@ except (BenchmarkError, KeyError) as exc:  # KeyError: a record without the fiel
     components.error(exc, "write the citation of this run")
 else:
     if citation.note:
-        st.warning(citation.note)
+        st.warning(components.md_lines(citation.note))
     st.caption("BibTeX")
     st.code(citation.bibtex, language="latex")
     st.caption("Methods paragraph (LaTeX)")
@@ -87,10 +91,9 @@ st.download_button(
     data=lambda: data.predictions_bytes(str(root), run_id),
     file_name=f"{run_id}-predictions.parquet",
     mime="application/vnd.apache.parquet",
-    icon=":material/download:",
     key="download_predictions",
 )
-st.caption("One row per test image: image_id, patient_id, true:<label>, score:<label>, as the run wrote it.")
+st.caption("One row per test image: `image_id`, `patient_id`, `true:<label>`, `score:<label>`, as the run wrote it.")
 
 st.subheader("Full record")
 st.json(record.to_dict(), expanded=False)
