@@ -15,11 +15,12 @@ def reproduce(args: argparse.Namespace) -> int:
     from benchmark.results.record import RECORD_FILE, RunRecord
     from benchmark.results.reproduce import identical, metric_differences, plan, rescore
     from benchmark.results.store import ResultsDir
+    from benchmark.submission.isolation import run_and_publish
     from benchmark.training.runner import run_benchmark
 
     results = ResultsDir(args.results)
     device = torch.device(args.device) if args.device else None
-    reproduction = plan(results, args.run_id, args.data_root, args.submission, device, args.force)
+    reproduction = plan(results, args.run_id, args.data_root, args.submission, device)
     record = reproduction.record
     print(f"reproducing {record.run_id} (task {record.task.name}, model {record.model.name}, seed {record.seed})")
     for change in reproduction.changes:
@@ -29,11 +30,16 @@ def reproduce(args: argparse.Namespace) -> int:
             f"{len(reproduction.changes)} input(s) of run {record.run_id} changed since it was recorded (listed "
             "above), so a re-run would not reproduce it; restore them, or pass --force to run anyway"
         )
-    if reproduction.request is None:
+    if reproduction.request is not None:
+        run_dir = run_benchmark(reproduction.request)
+    elif reproduction.plugin is not None:  # submitted code: trained in its child process, as by `submit`
+        run_dir = run_and_publish(reproduction.plugin)
+    else:
+        run_dir = None
+    if run_dir is None:
         reproduced = rescore(reproduction, args.data_root).metrics
         print("a prediction submission: its stored scores were scored again (nothing new recorded)")
     else:
-        run_dir = run_benchmark(reproduction.request)
         reproduced = RunRecord.load(run_dir / RECORD_FILE).metrics
         print(f"record: {run_dir / RECORD_FILE}")
     print(f"{'metric':<28} {'recorded':>12} {'reproduced':>12} {'difference':>12}")

@@ -13,17 +13,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from benchmark.data.download import file_digest
 from benchmark.errors import ReproductionError
 from benchmark.models.registry import MODELS, ModelSpec
+from benchmark.models.source import PROJECT_ROOT, SourceRoot, hash_sources, import_closure
 from benchmark.results.record import Evaluation, MetricCI, PluginSubmission, PredictionsSubmission, RunRecord
 from benchmark.results.store import ResultsDir, predictions_in, val_predictions_in
+from benchmark.submission.isolation import PluginRun
 from benchmark.submission.metadata import load_submission
-from benchmark.submission.plugin import load_plugin
 from benchmark.tasks import TASKS, Task
 from benchmark.training.code import training_code_hash, training_digests
 from benchmark.training.runner import RunRequest
@@ -38,8 +38,9 @@ class Plan:
     record: RunRecord
     task: Task
     changes: list[str] = field(default_factory=list)
-    request: RunRequest | None = None  # None: a prediction submission, re-scored instead of re-run
-    run_dir: Path | None = None
+    request: RunRequest | None = None  # a registered model's run, re-run in this process
+    plugin: PluginRun | None = None  # a plugin submission's run, re-run in its child process
+    run_dir: Path | None = None  # (neither request nor plugin: a prediction submission, re-scored)
 
 
 def plan(
@@ -48,10 +49,9 @@ def plan(
     data_root: str | None = None,
     submission_folder: Path | None = None,
     device: torch.device | None = None,
-    force: bool = False,
 ) -> Plan:
-    """The reproduction of ``run_id``. Submitted model code whose file hash no longer matches the
-    record is not imported unless ``force``; the plan then has changes and no request."""
+    """The reproduction of ``run_id`` and what changed since it ran. Nothing is run or imported here:
+    submitted code is compared with the record by its files' hashes."""
     run_dir = results.find(run_id)
     record = results.load_record(run_id)
     task = TASKS.get(record.task.name)
@@ -64,7 +64,9 @@ def plan(
     submission = record.submission
     if isinstance(submission, PredictionsSubmission):
         return result
-    spec = _model(record, submission, submission_folder, result.changes, force)
+    if submission is not None:
+        return _plugin_plan(result, submission, submission_folder, data_root, device, results.root)
+    spec = _model(record, result.changes)
     if spec is None:
         return result
     overrides = dict(record.overrides)
@@ -80,9 +82,6 @@ def plan(
         result.changes.append(f"recipe of {spec.name} differs from the record: {details}")
     _check_weights(record, recipe.get("pretrained_weights"), result.changes)
     _check_training_code(record, result.changes)
-    extra: dict[str, Any] = {"reproduces": record.run_id}
-    if submission:
-        extra["submission"] = submission
     result.request = RunRequest(
         task=task,
         model=spec,
@@ -93,7 +92,48 @@ def plan(
         device=device,
         skip_corrupt=bool(record.task.split_report.skipped_unreadable),
         origin=record.origin,
-        extra=extra,
+        extra={"reproduces": record.run_id},
+    )
+    return result
+
+
+def _plugin_plan(
+    result: Plan,
+    submission: PluginSubmission,
+    folder: Path | None,
+    data_root: str | None,
+    device: torch.device | None,
+    results_root: Path,
+) -> Plan:
+    """A plugin's run is re-run as ``benchmark submit`` runs it: in a child process, its scores validated
+    and scored here. Its code is compared with the record by file hashes only (nothing is imported): the
+    model file, the modules it imports (its source hash, which covers its RECIPE) and the training code."""
+    record = result.record
+    folder = Path(folder or submission.folder)
+    meta = load_submission(folder)  # validates metadata and weights; runs no submitted code
+    if meta.model.file is not None:
+        current = file_digest(meta.model.file, "sha256")
+        if current != submission.model_sha256:
+            result.changes.append(
+                f"submission {meta.name}: {meta.model.file} has sha256 {current}, the record "
+                f"{submission.model_sha256}; the model code changed since the run"
+            )
+        source_hash = hash_sources(import_closure(meta.model.file, (PROJECT_ROOT, SourceRoot(folder))))
+        if source_hash != record.model.source_hash:
+            result.changes.append(
+                f"submission model {record.model.name}: source hash recorded {record.model.source_hash}, now "
+                f"{source_hash} (model.py or a module of its folder it imports changed)"
+            )
+    _check_training_code(record, result.changes)
+    result.plugin = PluginRun(
+        folder=folder,
+        task=result.task,
+        seed=record.seed,
+        overrides=dict(record.overrides),
+        data_root=data_root or record.task.data_root,
+        results=results_root,
+        device=str(device) if device else None,
+        reproduces=record.run_id,
     )
     return result
 
@@ -134,33 +174,15 @@ def identical(recorded: Mapping[str, MetricCI], reproduced: Mapping[str, MetricC
     return True
 
 
-def _model(
-    record: RunRecord, submission: PluginSubmission | None, folder: Path | None, changes: list[str], force: bool
-) -> ModelSpec | None:
+def _model(record: RunRecord, changes: list[str]) -> ModelSpec:
+    """The registered model of ``record``; a change of its source since the run is added to ``changes``."""
     recorded_hash = record.model.source_hash
-    if not submission:
-        spec = MODELS.get(record.model.name)
-        if spec.source_hash != recorded_hash:
-            changes.append(
-                f"model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash} "
-                f"({_changed_sources(record.model.sources, spec.source_digests) or spec.source_file})"
-            )
-        return spec
-    folder = Path(folder or submission.folder)
-    if submission.kind == "plugin":
-        meta = load_submission(folder)  # validates metadata and weights; runs no submitted code
-        assert meta.model.file is not None
-        current = file_digest(meta.model.file, "sha256")
-        if current != submission.model_sha256:
-            changes.append(
-                f"submission {meta.name}: {meta.model.file} has sha256 {current}, the record "
-                f"{submission.model_sha256}; the model code changed since the run"
-            )
-            if not force:
-                return None  # not imported: the caller refuses
-    spec, _ = load_plugin(folder, record.task.name)
+    spec = MODELS.get(record.model.name)
     if spec.source_hash != recorded_hash:
-        changes.append(f"submission model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash}")
+        changes.append(
+            f"model {spec.name}: source hash recorded {recorded_hash}, now {spec.source_hash} "
+            f"({_changed_sources(record.model.sources, spec.source_digests) or spec.source_file})"
+        )
     return spec
 
 

@@ -350,7 +350,8 @@ class ResultsDir:
             paths = [r.path for r in rows]
             if len(paths) == len(set(paths)) and self._in_step(set(paths), unlisted, dirs):
                 return rows, unlisted
-        log.info("index %s is missing or stale; reading the %d run records instead", self.index_path, len(dirs))
+        if listing is not None:  # a folder without an index (the shipped reference board) is normal: no message
+            log.info("index %s is stale; reading the %d run records instead", self.index_path, len(dirs))
         return self._scan(dirs)
 
     def find_by_run_key(self, run_key: str) -> list[IndexedRun]:

@@ -103,6 +103,7 @@ class PluginRun:
     device: str | None = None
     resume: bool = False
     limits: Limits = Limits()
+    reproduces: str | None = None  # the run id this run re-runs (``benchmark reproduce``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +215,10 @@ def _score_and_record(
         recipe=reported.recipe.to_dict(),
         overrides=run.overrides,
         training=dataclasses.replace(reported.training, code_hash=code_hash, code=code),
-        sections={"submission": PluginSubmission.from_dict(plugin_section, str(submission.folder / METADATA_FILE))},
+        sections={
+            "submission": PluginSubmission.from_dict(plugin_section, str(submission.folder / METADATA_FILE)),
+            **({"reproduces": run.reproduces} if run.reproduces else {}),
+        },
     )
     return RunArtifacts(record, scored.predictions, scored.val_predictions, state, work)
 

@@ -58,6 +58,19 @@ if not standings.unranked.empty:
     unranked = shown(standings.unranked).drop(columns=["rank", "p vs best (adj.)", "top group"])
     st.dataframe(unranked, hide_index=True, column_config=column_config, key="unranked_table")
     st.caption("Scored the same way, never ranked or compared.")
+if standings.damaged:
+    st.warning(
+        f"{len(standings.damaged)} run(s) left out as damaged (a file missing, unreadable or not the one its record "
+        "hashed); re-run them or remove their folders:"
+    )
+    st.dataframe(pd.DataFrame(standings.damaged, columns=["run", "why"]), hide_index=True)
+unlisted = data.unlisted_folders(root, fp)
+if unlisted:
+    st.warning(
+        f"{len(unlisted)} folder(s) of the results folder hold no listable run (an unreadable record, or a copy "
+        "of another run's folder) and are left out; `benchmark index` lists them:"
+    )
+    st.dataframe(pd.DataFrame(unlisted, columns=["folder", "why"]), hide_index=True)
 if standings.set_aside:
     st.caption(f"{len(standings.set_aside)} run(s) not counted: reproductions or repeated seeds of an entry.")
 if standings.other_task_hashes:

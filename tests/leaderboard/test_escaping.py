@@ -16,9 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 from benchmark.cli import main
 from benchmark.text import markdown_code, markdown_escape, one_line, plotly_text, terminal_cell
-from leaderboard import data, figures, serve
+from leaderboard import figures, serve
 from tests.conftest import REPO
 from tests.leaderboard.named_runs import EVIL, LABEL, NAMES, SEEDS, TASK, live_markup, unescaped, write_named_runs
+from tests.leaderboard.test_app import app
 from tests.results.test_store_read_only import folder_state
 
 APP = REPO / "leaderboard" / "app.py"
@@ -109,19 +110,6 @@ def test_csv_export_reads_back_every_name_in_its_row(named, capsys):
 
 
 # --- the leaderboard -------------------------------------------------------------------------------------
-
-
-def app(root: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> AppTest:
-    monkeypatch.setenv(data.RESULTS_ENV, str(root))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params.update(query)
-    at.run()
-    if page is not None:
-        at.switch_page(page)
-        at.query_params.update(query)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def markdown_shown(at: AppTest) -> list[str]:

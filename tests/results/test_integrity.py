@@ -330,8 +330,10 @@ def test_a_missing_or_truncated_predictions_file_is_a_typed_error_and_left_out(t
 
     from tests.leaderboard.test_app import app
 
-    at = app(root, monkeypatch)  # the main page renders (it raised before), the damaged run left out
+    at = app(root, monkeypatch)  # the main page renders (it raised before), the damaged run left out and named
     assert not at.exception
+    assert any("left out as damaged" in w.value for w in at.warning)
+    assert any(victim in frame.value["run"].tolist() for frame in at.dataframe if "run" in frame.value)
     assert _run_files(root) == before
 
 
