@@ -32,5 +32,6 @@ PAGES = [
     st.Page("views/plots.py", title="Plots", url_path="plots"),
     st.Page("views/run.py", title="Run", url_path="run"),
     st.Page("views/gallery.py", title="Saliency gallery", url_path="gallery"),
+    st.Page("views/claims.py", title="Published claims", url_path="claims"),
 ]
 st.navigation(PAGES).run()

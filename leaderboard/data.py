@@ -3,8 +3,9 @@
 Every cached function takes the results root and its ``fingerprint`` (modification times and
 sizes of the folder and its index, and the number of run directories): a run published, copied
 in or removed changes the fingerprint, so the next page view reads the folder again instead of a
-stale cache. The store is always opened with ``ResultsDir(root, read_only=True)``: the app never
-writes the results folder, and it reads files only from inside it.
+stale cache. The store is always opened with ``ResultsDir(root, read_only=True)``, with the shipped
+reference board's folder beside it (``store``; also read-only): the app never writes a results
+folder, and it reads a run's files only from inside the folder holding the run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import RecordError, RunNotFoundError
+from benchmark.reference.board import reference_roots
+from benchmark.results.combined import CombinedResults, ResultsReader
 from benchmark.results.index import COLUMNS, INDEX_FILE
 from benchmark.results.integrity import read_verified
 from benchmark.results.record import RECORD_FILE, RunRecord
@@ -42,13 +45,27 @@ def parse_root(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
     return Path(known.results or environ.get(RESULTS_ENV) or DEFAULT_RESULTS).expanduser().absolute()
 
 
-def store(root: str | Path) -> ResultsDir:
-    return ResultsDir(Path(root), read_only=True)
+def references() -> tuple[Path, ...]:
+    """The reference folders read beside the results folder that exist (``benchmark.reference.board``:
+    the shipped board unless $CXRBENCH_REFERENCE says otherwise)."""
+    return tuple(root for root in reference_roots() if root.is_dir())
+
+
+def store(root: str | Path) -> ResultsReader:
+    """The results folder, read-only, with the reference folders beside it (each read-only)."""
+    own = ResultsDir(Path(root), read_only=True)
+    others = [ref for ref in references() if ref.resolve() != own.root.resolve()]
+    if not others:
+        return own
+    return CombinedResults((own, *(ResultsDir(ref, read_only=True) for ref in others)))
 
 
 def fingerprint(root: str | Path) -> Fingerprint:
-    """Cheap identity of the folder's content: changes when a run is added, copied in or removed."""
-    root = Path(root)
+    """Cheap identity of the folders' content: changes when a run is added, copied in or removed."""
+    return tuple(stamp for folder in (Path(root), *references()) for stamp in _folder_stamps(folder))
+
+
+def _folder_stamps(root: Path) -> Fingerprint:
     if not root.is_dir():
         return (0,)
     stamps = [root.stat().st_mtime_ns, len(ResultsDir(root).run_dirs())]  # a listing: cheaper than the checked one
@@ -61,13 +78,15 @@ def fingerprint(root: str | Path) -> Fingerprint:
 
 def run_dir(root: str | Path, run_id: str) -> Path:
     """The directory of ``run_id`` (a unique prefix is enough), refused (RunNotFoundError) when the id is
-    a path, or the directory or its record or predictions resolve outside the root (a symlink out)."""
+    a path, or the directory or its record or predictions resolve outside the folder holding it (a
+    symlink out)."""
     if not run_id or Path(run_id).name != run_id or run_id in (".", ".."):
         raise RunNotFoundError(f"{run_id!r} is not a run id: run ids name a folder directly inside the results root")
-    root = Path(root)
-    path = store(root).find(run_id)
-    if not resolves_inside(root, path, path / RECORD_FILE, path / PREDICTIONS_FILE):
-        raise RunNotFoundError(f"run {run_id!r} resolves outside the results root {root}; it is not served")
+    reader = store(root)
+    holder = reader.store_of(run_id).root if isinstance(reader, CombinedResults) else Path(root)
+    path = reader.find(run_id)
+    if not resolves_inside(holder, path, path / RECORD_FILE, path / PREDICTIONS_FILE):
+        raise RunNotFoundError(f"run {run_id!r} resolves outside the results root {holder}; it is not served")
     return path
 
 
@@ -190,3 +209,29 @@ def saliency(root: str, fp: Fingerprint, run_id: str) -> gallery.RunSaliency:
 @st.cache_data(show_spinner=False, max_entries=32)
 def saliency_scores(root: str, fp: Fingerprint, run_ids: tuple[str, ...]) -> pd.DataFrame:
     return gallery.score_table(root, list(run_ids))
+
+
+@st.cache_data(show_spinner=False)
+def claim_tasks() -> list[str]:
+    """The tasks the literature ledger has claims on, in the ledger's order."""
+    from benchmark.reference.ledger import load_ledger
+
+    return list(dict.fromkeys(claim.task for claim in load_ledger().claims))
+
+
+@st.cache_data(show_spinner=False)
+def claim_sources(task: str) -> dict[str, str]:
+    """Source key -> BibTeX of the sources of ``task``'s claims."""
+    from benchmark.reference.ledger import load_ledger
+
+    ledger = load_ledger()
+    keys = dict.fromkeys(claim.source for claim in ledger.claims_for(task))
+    return {key: ledger.sources[key].bibtex for key in keys}
+
+
+@st.cache_data(show_spinner="comparing the published claims with the board...", max_entries=16)
+def verdicts(root: str, fp: Fingerprint, task: str) -> pd.DataFrame:
+    """Every published value on ``task`` with our estimate, CI and verdict (``benchmark.reference.claims``)."""
+    from benchmark.reference.claims import task_verdicts, verdict_table
+
+    return verdict_table(task_verdicts(store(root), task))

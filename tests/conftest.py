@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from benchmark.data.cache import CACHE_ENV
+from benchmark.reference.board import REFERENCE_ENV
 from benchmark.tasks import TASKS, Task, task_from_dict, tasks_dir
 from benchmark.tasks.registry import TASKS_DIR_ENV
 from tests.fixtures.covid_kaggle.make import make_covid_dataset
@@ -21,6 +22,13 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Prepared caches of the test session go to a temporary folder, never the user's."""
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_reference_board() -> None:
+    """Commands and the leaderboard read only the folders a test gives them: the shipped reference board
+    is read beside them by default (benchmark.reference.board), so tests of it switch it on themselves."""
+    os.environ[REFERENCE_ENV] = "none"
 
 
 @pytest.fixture(scope="session")

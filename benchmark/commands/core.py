@@ -10,7 +10,7 @@ from benchmark.errors import ConfigError
 from benchmark.recipe import Recipe, check_seed
 from benchmark.results.index import RunFilter
 from benchmark.results.record import RECORD_FILE, RunRecord
-from benchmark.results.store import DEFAULT_RESULTS, ResultsDir
+from benchmark.results.store import DEFAULT_RESULTS
 from benchmark.submission.metadata import METADATA_FILE
 from benchmark.text import terminal_cell
 
@@ -242,8 +242,19 @@ def report_run(run_dir: Path) -> RunRecord:
     return record
 
 
+def add_reference_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="leave out the shipped reference board's runs (read beside --results by default; $CXRBENCH_REFERENCE)",
+    )
+
+
 def list_runs(args: argparse.Namespace) -> int:
-    results = ResultsDir(args.results)
+    from benchmark.reference.board import with_reference
+
+    results = with_reference(args.results, args.reference)
     runs = results.query(
         RunFilter(task=args.task, task_hash=args.task_hash, model=args.model, origin=args.origin, run_key=args.run_key)
     )
@@ -264,7 +275,9 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    print(ResultsDir(args.results).load_record(args.run_id).to_json(), end="")
+    from benchmark.reference.board import with_reference
+
+    print(with_reference(args.results, args.reference).load_record(args.run_id).to_json(), end="")
     return 0
 
 
@@ -301,11 +314,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     runs.add_argument("--task", help="task name")
     runs.add_argument("--task-hash", help="task hash (results from different hashes are never ranked together)")
     runs.add_argument("--model", help="model name (submissions: submission:<name>)")
-    runs.add_argument("--origin", choices=["baseline", "submission"])
+    runs.add_argument("--origin", choices=["baseline", "submission", "reference"])
     runs.add_argument("--run-key", help="runs with these inputs (task hash, model code, recipe, seed)")
     runs.add_argument("--json", action="store_true", help="print the full records of the matching runs")
+    add_reference_argument(runs)
     runs.set_defaults(handler=list_runs)
     show_parser = sub.add_parser("show", help="print a run record")
     show_parser.add_argument("run_id")
     show_parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    add_reference_argument(show_parser)
     show_parser.set_defaults(handler=show)

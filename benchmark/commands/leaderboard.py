@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from benchmark.commands.core import add_reference_argument
+from benchmark.reference.board import REFERENCE_ENV
 from benchmark.results.store import DEFAULT_RESULTS
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ def leaderboard(args: argparse.Namespace) -> int:
     if not args.results.is_dir():
         log.warning("no results folder %s yet: the leaderboard shows an empty state until runs appear", args.results)
     env = dict(os.environ)
+    if not args.reference:
+        env[REFERENCE_ENV] = "none"
     # The app imports the `leaderboard` and `benchmark` packages; Streamlit puts only the app's own folder on the path.
     package_root = str(app_path().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
@@ -69,4 +73,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default="127.0.0.1", help="interface to listen on (default: this machine only)")
+    add_reference_argument(parser)
     parser.set_defaults(handler=leaderboard)

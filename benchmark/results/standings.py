@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RecordError, RunDamagedError, RunNotFoundError
+from benchmark.results.combined import CombinedResults, ResultsReader
 from benchmark.results.entries import group_entries
 from benchmark.results.index import IndexedRun, RunFilter
 from benchmark.results.record import RunRecord
@@ -63,13 +64,13 @@ class Standings:
         return pd.concat([self.ranked, self.unranked], ignore_index=True)
 
 
-def task_hashes(store: ResultsDir, task: str) -> list[str]:
+def task_hashes(store: ResultsReader, task: str) -> list[str]:
     """Task hashes of ``task`` in the store, the newest run's hash first."""
     runs = sorted(store.query(RunFilter(task=task)), key=lambda r: r.created_at, reverse=True)
     return list(dict.fromkeys(r.task_hash for r in runs))
 
 
-def default_task_hash(store: ResultsDir, task: str) -> str:
+def default_task_hash(store: ResultsReader, task: str) -> str:
     """The registered task's current hash when the store has runs of it, else the newest run's hash."""
     hashes = task_hashes(store, task)
     if not hashes:
@@ -92,7 +93,7 @@ def counted_runs(rows: Sequence[IndexedRun], records: dict[str, RunRecord]) -> t
 
 
 def _readable_records(
-    store: ResultsDir, rows: Sequence[IndexedRun]
+    store: ResultsReader, rows: Sequence[IndexedRun]
 ) -> tuple[dict[str, RunRecord], list[tuple[str, str]]]:
     """The records of ``rows`` that load, and (run id, why) of those that do not."""
     records, damaged = {}, []
@@ -104,7 +105,9 @@ def _readable_records(
     return records, damaged
 
 
-def _readable_runs(store: ResultsDir, records: Sequence[RunRecord], damaged: list[tuple[str, str]]) -> dict[str, Run]:
+def _readable_runs(
+    store: ResultsReader, records: Sequence[RunRecord], damaged: list[tuple[str, str]]
+) -> dict[str, Run]:
     """Each record with its checked predictions; a damaged run is added to ``damaged`` and left out."""
     runs = {}
     for record in records:
@@ -131,7 +134,7 @@ def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> 
 
 
 def task_standings(
-    results: str | Path | ResultsDir,
+    results: str | Path | ResultsReader,
     task: str,
     task_hash: str | None = None,
     metric: str | None = None,
@@ -140,8 +143,8 @@ def task_standings(
     """The leaderboard of ``task`` (at ``task_hash``, default ``default_task_hash``) on ``metric``
     (default: the task's primary metric). ``compare_options`` go to ``benchmark.stats.compare``
     (test, correction, n_resamples, seed, alpha). ``results`` may be a ``ResultsDir`` (e.g. opened
-    read-only, as the leaderboard does)."""
-    store = results if isinstance(results, ResultsDir) else ResultsDir(Path(results))
+    read-only, as the leaderboard does) or several folders read as one (``CombinedResults``)."""
+    store = results if isinstance(results, (ResultsDir, CombinedResults)) else ResultsDir(Path(results))
     task_hash = task_hash or default_task_hash(store, task)
     rows = store.query(RunFilter(task=task, task_hash=task_hash))
     if not rows:
