@@ -1,4 +1,9 @@
-"""`benchmark export`: a task's leaderboard table (``benchmark.results.standings``) as CSV, Markdown, LaTeX or JSON."""
+"""`benchmark export`: a task's leaderboard table (``benchmark.results.standings``) as CSV, Markdown, LaTeX or JSON.
+
+Every format carries the trivial entries (``Standings.trivial``: predictors of nothing on the same test
+truth) under the table, marked ``trivial (no model)`` and never ranked: CSV rows with origin ``trivial``,
+a Markdown list, LaTeX rows after the entries, a JSON ``trivial`` list.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import ConfigError
+from benchmark.metrics.trivial import TRIVIAL_LABEL
 from benchmark.results.entries import MIN_SEEDS_RANKED
 from benchmark.results.standings import STANDINGS_COLUMNS, Standings
 from benchmark.stats.render import csv_text, entry_rows, latex_escape, latex_tabular
@@ -59,13 +65,69 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines + [row(cells) for cells in frame.itertuples(index=False)])
 
 
+def _value(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+def trivial_summary(row: dict[str, Any]) -> str:
+    """One trivial entry's values as text: the table's metric, AUROC, accuracy, AUPRC with the prevalence beside."""
+    parts = [] if row["metric"] in ("auroc", "accuracy") else [f"{row['metric']} {_value(row['value'])}"]
+    parts += [f"AUROC {_value(row['auroc'])}", f"accuracy {_value(row['accuracy'])}"]
+    if not pd.isna(row["prevalence"]):
+        parts.append(f"AUPRC {_value(row['auprc'])} (prevalence {_value(row['prevalence'])})")
+    return ", ".join(parts)
+
+
+def _trivial_markdown(standings: Standings) -> str:
+    rows = _records(standings.trivial)
+    if not rows:
+        return ""
+    lines = [markdown_escape(f"{TRIVIAL_LABEL}, never ranked, on the same test truth:")]
+    lines += ["- " + markdown_escape(f"{row['predictor']} ({row['scores']}): {trivial_summary(row)}") for row in rows]
+    return "\n\n" + "\n".join(lines)
+
+
+def _trivial_csv_rows(standings: Standings) -> pd.DataFrame:
+    """The trivial entries as STANDINGS_COLUMNS rows: origin ``trivial``, the metric as ``estimate``, never ranked."""
+    trivial = standings.trivial
+    rows = pd.DataFrame(index=range(len(trivial)), columns=STANDINGS_COLUMNS)
+    rows["entry"] = [f"{TRIVIAL_LABEL}: {name}" for name in trivial["predictor"]]
+    rows["model"] = trivial["predictor"].to_numpy()
+    rows["origin"] = "trivial"
+    rows["n_seeds"] = 0
+    rows["seeds"] = [[] for _ in range(len(trivial))]
+    rows["run_ids"] = [[] for _ in range(len(trivial))]
+    rows["estimate"] = trivial["value"].to_numpy()
+    rows["top_group"] = False
+    rows["ranked"] = False
+    return rows
+
+
+def _trivial_latex(standings: Standings, width: int) -> list[str]:
+    rows = _records(standings.trivial)
+    if not rows:
+        return []
+    lines = [rf"\multicolumn{{{width}}}{{l}}{{{latex_escape(TRIVIAL_LABEL + ', never ranked')}}} \\"]
+    for row in rows:
+        cells = ["", row["predictor"], "", "", _value(row["value"]), ""][:width]
+        cells += [""] * (width - len(cells))
+        lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
+    lines.append(rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {latex_escape(_trivial_note(rows))}}} \\")
+    return [*lines, r"\hline"]
+
+
+def _trivial_note(rows: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{row['predictor']}: {trivial_summary(row)}" for row in rows) + "."
+
+
 def render_standings(standings: Standings, fmt: str) -> str:
     """The table in ``fmt``: ``csv`` (STANDINGS_COLUMNS, lists joined with ``;``), ``markdown``,
     ``latex`` (a tabular fragment; top group in bold) or ``json`` (everything, pairs and methods text included)."""
     if fmt not in FORMATS:
         raise ConfigError(f"export format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
-        return csv_text(standings.entries[STANDINGS_COLUMNS])
+        rows = [standings.entries[STANDINGS_COLUMNS], _trivial_csv_rows(standings)]
+        return csv_text(pd.concat([r for r in rows if not r.empty], ignore_index=True))
     if fmt == "json":
         comparison = standings.comparison
         payload = {
@@ -81,12 +143,13 @@ def render_standings(standings: Standings, fmt: str) -> str:
             "methods": comparison.methods_text() if comparison else None,
             "set_aside_runs": list(standings.set_aside),
             "other_task_hashes": list(standings.other_task_hashes),
+            "trivial": _records(standings.trivial),
         }
         return json.dumps(payload, indent=2, default=str) + "\n"
     rows = _display(standings)
     if fmt == "markdown":
         title, note = markdown_escape(_title(standings)), markdown_escape(_note(standings))
-        return f"**{title}**\n\n{markdown_table(rows)}\n\n{note}\n"
+        return f"**{title}**\n\n{markdown_table(rows)}\n\n{note}{_trivial_markdown(standings)}\n"
     bold = standings.entries["top_group"].astype(bool).tolist()
     width = len(rows.columns) - 1
     body = latex_tabular(rows.drop(columns="top group"), bold_column=4, bold_rows=bold)
@@ -97,6 +160,7 @@ def render_standings(standings: Standings, fmt: str) -> str:
             body[0],
             rf"\multicolumn{{{width}}}{{l}}{{{caption}}} \\",
             *body[1:],
+            *_trivial_latex(standings, width),
             rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\",
             r"\end{tabular}",
             "",

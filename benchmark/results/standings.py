@@ -8,7 +8,8 @@ code, recipe and initial weights; ``benchmark.results.entries``) is ranked when 
 shown apart, never ranked. Re-runs made by ``benchmark reproduce`` and repeated (entry, seed)
 runs do not count twice: the first published run of each (entry, seed) is used. A run whose
 record or predictions are damaged (missing, unreadable, or not the file its record hashed) is left
-out and listed in ``damaged`` with the reason, never fatal to the table.
+out and listed in ``damaged`` with the reason, never fatal to the table. ``trivial`` holds what
+predictors of nothing score on the same test truth (``benchmark.metrics.trivial``), shown beside, never ranked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RecordError, RunDamagedError, RunNotFoundError
+from benchmark.metrics.predictions import prediction_arrays
+from benchmark.metrics.trivial import TRIVIAL_COLUMNS, trivial_table
 from benchmark.results.combined import CombinedResults, ResultsReader
 from benchmark.results.entries import group_entries
 from benchmark.results.index import IndexedRun, RunFilter
@@ -57,6 +60,8 @@ class Standings:
     other_task_hashes: tuple[str, ...] = ()  # hashes of the same task name in the store, not shown here
     set_aside: tuple[str, ...] = field(default=())  # run ids not counted: reproductions, repeated seeds
     damaged: tuple[tuple[str, str], ...] = field(default=())  # (run id, why) of runs left out as damaged
+    # predictors of nothing on the test truth (benchmark.metrics.trivial.TRIVIAL_COLUMNS), never ranked
+    trivial: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRIVIAL_COLUMNS))
 
     @property
     def entries(self) -> pd.DataFrame:
@@ -133,6 +138,13 @@ def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> 
     return table[STANDINGS_COLUMNS]
 
 
+def _trivial(run: Run, metric: str, subsets: dict[str, tuple[str, ...]] | None) -> pd.DataFrame:
+    """The trivial predictors on ``run``'s test truth: every run of one task hash has the same test set."""
+    task = run.record.task
+    y_true, _ = prediction_arrays(run.predictions, task.labels)
+    return trivial_table(task.problem, task.labels, y_true, metric, subsets)
+
+
 def task_standings(
     results: str | Path | ResultsReader,
     task: str,
@@ -177,4 +189,5 @@ def task_standings(
         other_task_hashes=tuple(h for h in task_hashes(store, task) if h != task_hash),
         set_aside=tuple(aside),
         damaged=tuple(damaged),
+        trivial=_trivial(runs[counted[0]], shown.metric, options["subsets"]),
     )

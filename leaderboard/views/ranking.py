@@ -58,6 +58,17 @@ if not standings.unranked.empty:
     unranked = shown(standings.unranked).drop(columns=["rank", "p vs best (adj.)", "top group"])
     st.dataframe(unranked, hide_index=True, column_config=column_config, key="unranked_table")
     st.caption("Scored the same way, never ranked or compared.")
+if not standings.trivial.empty:
+    st.subheader("Trivial entries (no model, never ranked)")
+    trivial = standings.trivial.drop(columns=["ranked", "metric"])
+    if standings.metric in trivial.columns:  # auroc, accuracy: already a column
+        trivial = trivial.drop(columns=["value"])
+    st.dataframe(trivial.rename(columns={"value": standings.metric}), hide_index=True, key="trivial_table")
+    st.caption(
+        "What a predictor that never looks at an image scores on the same test truth: every image scored with the "
+        "test-set class frequencies (class prior), or 0 for every label (all negative). AUPRC of a constant score "
+        "equals the prevalence."
+    )
 if standings.damaged:
     st.warning(
         f"{len(standings.damaged)} run(s) left out as damaged (a file missing, unreadable or not the one its record "

@@ -159,7 +159,8 @@ def test_task_and_task_hash_selectors_never_mix_hashes(results, monkeypatch):
     assert at.query_params["hash"] == TOY
     hashes.set_value(OLD).run()
     assert frame(at)["model"].tolist() == ["old_net"]
-    assert f"task hash `{OLD[:12]}`" in markdown(at) and len(at.dataframe) == 1  # no unranked
+    assert f"task hash `{OLD[:12]}`" in markdown(at) and len(at.dataframe) == 2  # ranked + trivial, no unranked
+    assert "class prior" in at.dataframe[1].value.astype(str).to_numpy().ravel().tolist()  # the trivial entries
     assert at.query_params["hash"] == OLD
 
     at.sidebar.selectbox(key="task").set_value("other").run()
