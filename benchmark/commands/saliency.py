@@ -1,4 +1,5 @@
-"""`benchmark saliency RUN_ID`: Grad-CAM, Grad-CAM++ and occlusion maps of a run, cached in its directory."""
+"""`benchmark saliency RUN_ID`: Grad-CAM, Grad-CAM++ and occlusion maps of a run, cached in its directory;
+`benchmark saliency-null`: the null baselines (centre-point and random maps) on a task's expert boxes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="recompute even if the cache matches these arguments")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.set_defaults(handler=saliency)
+
+    null = sub.add_parser(
+        "saliency-null", help="pointing game and IoU of a centre-point and a random map on a task's expert boxes"
+    )
+    null.add_argument("--task", default="nih14", help="task whose source has expert boxes (default: nih14)")
+    null.add_argument("--data-root", help="data root (default: $CXRBENCH_DATA)")
+    null.add_argument("--seed", type=int, default=0, help="seed of the random maps")
+    null.set_defaults(handler=saliency_null)
 
 
 def saliency(args: argparse.Namespace) -> int:
@@ -47,4 +56,15 @@ def saliency(args: argparse.Namespace) -> int:
             f"= {row['hit_rate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]  "
             f"mean IoU {row['mean_iou']:.2f}  chance {row['chance']:.2f}"
         )
+    return 0
+
+
+def saliency_null(args: argparse.Namespace) -> int:
+    from benchmark.data.root import resolve_data_root
+    from benchmark.saliency.null_maps import format_scores, null_scores, task_boxes
+    from benchmark.tasks import TASKS
+
+    boxes, size = task_boxes(TASKS.get(args.task), resolve_data_root(args.data_root))
+    print(f"{len(boxes)} boxes on {boxes['image_id'].nunique()} images ({size[0]}x{size[1]}), seed {args.seed}")
+    print("\n".join(format_scores(null_scores(boxes, size, seed=args.seed))))
     return 0
