@@ -31,6 +31,7 @@ def display_table(entries: pd.DataFrame, metric: str, level: float = 0.95) -> pd
     rows["input px"] = entries["image_size"].to_numpy()
     rows["parameters"] = entries["parameters"].to_numpy()
     rows["origin"] = entries["origin"].to_numpy()
+    rows["AURC"] = entries["aurc"].to_numpy() if "aurc" in entries else np.nan  # selective risk, lower is better
     rows["date"] = pd.to_datetime(entries["created_at"].to_numpy(), utc=True, format="ISO8601")
     rows["run"] = [ids[0] if len(ids) else None for ids in entries["run_ids"]]
     return rows

@@ -16,6 +16,7 @@ MODULES = (
     "reproduce",
     "cite",
     "stats",
+    "expert",
     "export",
     "saliency",
     "leaderboard",

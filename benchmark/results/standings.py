@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import RecordError, RunDamagedError, RunNotFoundError
-from benchmark.metrics.predictions import prediction_arrays
+from benchmark.metrics.predictions import prediction_arrays, prediction_labels
 from benchmark.metrics.trivial import TRIVIAL_COLUMNS, trivial_table
 from benchmark.results.combined import CombinedResults, ResultsReader
 from benchmark.results.entries import group_entries
@@ -31,6 +31,9 @@ from benchmark.results.index import IndexedRun, RunFilter
 from benchmark.results.record import RunRecord
 from benchmark.results.store import ResultsDir
 from benchmark.stats import ENTRY_COLUMNS, Comparison, Run, compare
+from benchmark.stats.compare import seed_averaged
+from benchmark.stats.paired import align_predictions
+from benchmark.stats.selective import aurc
 from benchmark.tasks import TASKS
 from benchmark.tasks.registry import registered_subsets
 
@@ -40,6 +43,7 @@ EXTRA_COLUMNS = [
     "created_at",  # newest run of the entry (ISO 8601)
     "submission",  # submission name, or None for a baseline
     "ranked",  # True: at least MIN_SEEDS_RANKED seeds
+    "aurc",  # area under the risk-coverage curve of the seed-averaged predictions (benchmark.stats.selective)
 ]
 STANDINGS_COLUMNS = [*ENTRY_COLUMNS, *EXTRA_COLUMNS]
 
@@ -123,6 +127,16 @@ def _readable_runs(
     return runs
 
 
+def _entry_aurc(members: Sequence[Run]) -> float:
+    """AURC of the entry's seed-averaged predictions at its mean thresholds, as ``compare`` scores the entry."""
+    frames = align_predictions([run.predictions for run in members], [run.run_id for run in members])
+    averaged = seed_averaged(frames)
+    y_true, y_score = prediction_arrays(averaged, prediction_labels(averaged))
+    thresholds = [run.thresholds for run in members]
+    mean = None if any(t is None for t in thresholds) else list(np.mean(thresholds, axis=0))
+    return aurc(y_true, y_score, members[0].problem, mean)
+
+
 def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> pd.DataFrame:
     table = comparison.entries.copy()
     first = [runs[ids[0]].record for ids in table["run_ids"]]
@@ -131,6 +145,7 @@ def _entry_table(comparison: Comparison, runs: dict[str, Run], ranked: bool) -> 
     table["created_at"] = [max(runs[i].record.created_at for i in ids) for ids in table["run_ids"]]
     table["submission"] = [r.submission.name if r.submission else None for r in first]
     table["ranked"] = ranked
+    table["aurc"] = [_entry_aurc([runs[i] for i in ids]) for ids in table["run_ids"]]
     if not ranked:
         table["rank"] = np.nan
         table["p_vs_best"] = np.nan

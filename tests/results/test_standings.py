@@ -143,3 +143,16 @@ def test_export_formats_parse_and_carry_the_table(store, tmp_path, capsys):
     assert main([*base, "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert markdown.count("| strong_net |") == 1 and "unranked" in markdown
+
+
+def test_entry_aurc_is_that_of_the_seed_averaged_predictions(store):
+    root, frames = store
+    standings = task_standings(root, "toy", task_hash="a" * 64, n_resamples=50)
+    entries = standings.entries.set_index("entry")
+    for model, seeds in SEEDS.items():
+        y = frames[(model, seeds[0])]["true:pneumonia"].to_numpy()
+        p = np.mean([frames[(model, s)]["score:pneumonia"].to_numpy() for s in seeds], axis=0)
+        error = ((p >= 0.5) != (y == 1))[np.argsort(-np.maximum(p, 1 - p), kind="stable")]  # no ties in these scores
+        expected = np.mean(np.cumsum(error) / np.arange(1, len(y) + 1))
+        assert entries.loc[model, "aurc"] == pytest.approx(expected, abs=1e-12)
+    assert entries.loc["strong_net", "aurc"] < entries.loc["weak_cnn", "aurc"]
