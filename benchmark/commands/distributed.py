@@ -58,7 +58,8 @@ def _grid_requests(args: argparse.Namespace) -> tuple[list[RunRequest], Path]:
 def _plan_requests(args: argparse.Namespace) -> tuple[list[RunRequest], Path]:
     """The reference plan's runs (origin ``reference``), for the planned tasks (or --tasks) whose data
     is under the data root; the others are named and left for a machine that has their data."""
-    from benchmark.errors import DatasetNotFoundError
+    from benchmark.data.fetch.status import task_status
+    from benchmark.data.root import resolve_data_root
     from benchmark.models.registry import MODELS
     from benchmark.reference.plan import load_plan
     from benchmark.tasks import TASKS
@@ -69,12 +70,12 @@ def _plan_requests(args: argparse.Namespace) -> tuple[list[RunRequest], Path]:
         )
     plan = load_plan(None if args.plan == "default" else Path(args.plan))
     results = args.results or plan.results
+    root = resolve_data_root(args.data_root)
     present = []
     for task in args.tasks or plan.tasks:
-        try:
-            TASKS.get(task).load_data(args.data_root)
-        except DatasetNotFoundError as exc:
-            print(f"plan: {task} skipped, its data is not here ({str(exc).splitlines()[0]})", file=sys.stderr)
+        status = task_status(TASKS.get(task), root)  # every image present and the split as pinned
+        if status.state != "complete":
+            print(f"plan: {task} skipped, its data is not here ({status.state}: {status.detail})", file=sys.stderr)
             continue
         present.append(task)
     requests = [
