@@ -189,7 +189,7 @@ def test_leaderboard_pages_in_a_real_browser(server: str, real_results: Path, tm
         page.goto(server)
 
         # the ranked table and a plotly chart render, for the covid3 task hash of the runs
-        expect(page.get_by_role("heading", name="Ranked")).to_be_visible()
+        expect(page.get_by_role("heading", name="Ranked", exact=True)).to_be_visible()
         table = page.locator('[data-testid="stDataFrame"]').first
         expect(table).to_be_visible()
         assert table.bounding_box()["height"] > 50
@@ -232,7 +232,7 @@ def test_names_show_as_text_and_nothing_leaves_the_machine(named_server: str, tm
 
     with browser_page(tmp_path) as (page, requests):
         page.goto(f"{named_server}/?task={quote(TASK)}")
-        expect(page.get_by_role("heading", name="Ranked")).to_be_visible()
+        expect(page.get_by_role("heading", name="Ranked", exact=True)).to_be_visible()
         heatmap = page.locator(".js-plotly-plot").first
         expect(heatmap.locator(".main-svg").first).to_be_attached()
         ticks = visible_text(heatmap)
