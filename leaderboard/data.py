@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import RecordError, RunNotFoundError
-from benchmark.reference.board import reference_roots
+from benchmark.reference.board import reference_roots, with_reference
 from benchmark.results.combined import CombinedResults, ResultsReader
 from benchmark.results.index import COLUMNS, INDEX_FILE
 from benchmark.results.integrity import read_verified
@@ -53,11 +53,7 @@ def references() -> tuple[Path, ...]:
 
 def store(root: str | Path) -> ResultsReader:
     """The results folder, read-only, with the reference folders beside it (each read-only)."""
-    own = ResultsDir(Path(root), read_only=True)
-    others = [ref for ref in references() if ref.resolve() != own.root.resolve()]
-    if not others:
-        return own
-    return CombinedResults((own, *(ResultsDir(ref, read_only=True) for ref in others)))
+    return with_reference(Path(root), read_only=True)
 
 
 def fingerprint(root: str | Path) -> Fingerprint:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 from benchmark.reference.board import shipped_results
-from benchmark.results.combined import CombinedResults
 from benchmark.results.export import render_standings
 from benchmark.results.standings import task_standings
 from benchmark.results.store import ResultsDir
@@ -33,11 +31,7 @@ def shipped_tasks(board: Path | None = None) -> list[str]:
 
 def export_markdown(task: str, board: Path | None = None) -> str:
     """``benchmark export --task TASK --format markdown --no-claims`` over the shipped board alone."""
-    with tempfile.TemporaryDirectory() as empty:
-        results = CombinedResults(
-            (ResultsDir(Path(empty), read_only=True), ResultsDir(board or shipped_results(), read_only=True))
-        )
-        return render_standings(task_standings(results, task), "markdown")
+    return render_standings(task_standings(ResultsDir(board or shipped_results(), read_only=True), task), "markdown")
 
 
 def render_blocks(readme: str, board: Path | None = None) -> str:
