@@ -33,5 +33,8 @@ PAGES = [
     st.Page("views/run.py", title="Run", url_path="run"),
     st.Page("views/gallery.py", title="Saliency gallery", url_path="gallery"),
     st.Page("views/claims.py", title="Published claims", url_path="claims"),
+    st.Page("views/external.py", title="External test sets", url_path="external"),
+    st.Page("views/subgroups.py", title="Subgroups", url_path="subgroups"),
+    st.Page("views/robustness.py", title="Robustness", url_path="robustness"),
 ]
 st.navigation(PAGES).run()

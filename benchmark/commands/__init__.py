@@ -17,7 +17,12 @@ MODULES = (
     "cite",
     "stats",
     "expert",
+    "evaluate",
+    "audit",
+    "robustness",
+    "report",
     "export",
+    "verify",
     "saliency",
     "leaderboard",
 )

@@ -126,3 +126,9 @@ def _ours(verdict: Verdict) -> str:
     if verdict.estimate is None or verdict.ci_low is None or verdict.ci_high is None:
         return ""
     return f"{verdict.estimate:.3f} [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]"
+
+
+def export_section(results: Any, standings: Any, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    """``benchmark export``'s claims section: the literature's claims on the task with their verdicts."""
+    verdicts = task_verdicts(results, standings.task_name, standings.task_hash, **options)
+    return claims_markdown(standings.task_name, verdicts), [verdict.as_row() for verdict in verdicts]

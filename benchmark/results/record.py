@@ -30,7 +30,8 @@ RECORD_FILE = "record.json"
 
 # a registered model's run, a submission's, or a run of the shipped reference board (leaderboard/reference.yaml)
 Origin = Literal["baseline", "submission", "reference"]
-CALLER_SECTIONS = ("submission", "tuning", "distributed", "reproduces")  # what RunRequest.extra may hold
+# what RunRequest.extra and benchmark.results.run_sections may add
+CALLER_SECTIONS = ("submission", "tuning", "distributed", "reproduces", "external", "expert", "subgroups")
 _OMIT = "absent_when_none"
 _ABSENT_WHEN_NONE = {_OMIT: True}  # field metadata: left out of the JSON, rather than null, when None
 _S = TypeVar("_S", bound="_Section")
@@ -303,6 +304,12 @@ class RunRecord(_Section):
     tuning: TuningSection | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
     distributed: DistributedSection | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
     reproduces: str | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
+    # scored after the test set, where the task has them (benchmark.results.run_sections): external test
+    # sets by name (benchmark.external), Google's expert labels (benchmark.stats.expert_labels), subgroups
+    # by sex, age band and view (benchmark.stats.subgroups)
+    external: dict[str, Any] | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
+    expert: dict[str, Any] | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
+    subgroups: dict[str, Any] | None = field(default=None, metadata=_ABSENT_WHEN_NONE)
 
     @classmethod
     def from_dict(cls, data: Any, origin: str) -> RunRecord:

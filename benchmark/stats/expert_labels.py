@@ -160,3 +160,13 @@ def score_expert(
         n_ignored=len(predictions) - len(table),
         bootstrap=settings,
     )
+
+
+def expert_section(context: Any) -> dict[str, Any] | None:
+    """The ``expert`` record section of a trained run (stub)."""
+    return None
+
+
+def export_section(results: Any, standings: Any, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    """(stub) ``benchmark export``'s section of this kind."""
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,3 +75,13 @@ def subgroup_metrics(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def subgroups_section(context: Any) -> dict[str, Any] | None:
+    """The ``subgroups`` record section of a trained run (stub)."""
+    return None
+
+
+def export_section(results: Any, standings: Any, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    """(stub) ``benchmark export``'s section of this kind."""
+    return None

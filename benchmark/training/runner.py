@@ -47,6 +47,7 @@ from benchmark.results.record import (
     TrainingSection,
     Weights,
 )
+from benchmark.results.run_sections import RunContext, run_time_sections
 from benchmark.results.store import (
     CHECKPOINT_FILE,
     DEFAULT_RESULTS,
@@ -297,6 +298,8 @@ def execute_run(request: RunRequest) -> RunArtifacts:
         y_val, score_val = prediction_arrays(val_predictions, task.labels)
         thresholds = task.tune_thresholds(y_val, score_val)
     evaluation = task.evaluate(predictions, thresholds)
+    context = RunContext(task, data, model, recipe, device, trained.size, predictions, thresholds, request.skip_corrupt)
+    scored_after = run_time_sections(context)
     eval_seconds = time.perf_counter() - eval_started
 
     record = build_record(
@@ -335,7 +338,7 @@ def execute_run(request: RunRequest) -> RunArtifacts:
             code_hash=training_code_hash(),
             code=training_digests(),
         ),
-        sections=request.extra,
+        sections={**scored_after, **request.extra},
     )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return RunArtifacts(record, predictions, val_predictions, state, trained.work_dir)

@@ -1,0 +1,1 @@
+"""A citable archive of a task's standings, and its verification."""

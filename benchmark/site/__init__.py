@@ -1,0 +1,1 @@
+"""The board as a static site: HTML pages, plots bundled, nothing fetched."""
