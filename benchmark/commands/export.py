@@ -105,6 +105,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a table (csv, markdown, latex, json), the board as a static site (site: every task, into --out DIR) "
         "or a task's citable archive (bundle: into --out FILE)",
     )
-    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    parser.add_argument(
+        "--out", type=Path, help="file to write (default: standard output; site: a folder; bundle: FILE.tar.gz)"
+    )
+    parser.add_argument(
+        "--data-root", help="folder of the task's data (bundle: its split listing; default: $CXRBENCH_DATA)"
+    )
     add_comparison_options(parser)
     parser.set_defaults(handler=export)
