@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,11 +80,102 @@ def subgroup_metrics(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """How a run is scored, from its record (an existing run) or its task (at run time)."""
+
+    metric: str
+    problem: str
+    labels: tuple[str, ...]
+    thresholds: dict[str, float] | None
+    n_resamples: int
+    seed: int
+    method: str
+    level: float
+    subsets: dict[str, tuple[str, ...]] | None
+
+    @classmethod
+    def of_record(cls, record: Any) -> _Scoring:
+        """A recorded run's scoring. Records hold no label subsets, so a primary metric over a subset
+        (``auroc[<subset>]``) is not supported here; no task has one."""
+        task, bootstrap = record.task, record.bootstrap
+        return cls(
+            task.primary_metric, task.problem, tuple(task.labels), record.thresholds, bootstrap.n_resamples,
+            bootstrap.seed, bootstrap.method, bootstrap.level, None,
+        )  # fmt: skip
+
+    @property
+    def threshold_list(self) -> list[float] | None:
+        """One threshold per label in label order, where one was recorded for every label."""
+        recorded = self.thresholds or {}
+        return [float(recorded[x]) for x in self.labels] if all(x in recorded for x in self.labels) else None
+
+    def analyse(self, frame: pd.DataFrame, settings: dict[str, Any]) -> Any:
+        """``paired_subgroups`` of the primary metric with these settings; ``settings`` are added to its own."""
+        from benchmark.stats.subgroup_gap import paired_subgroups
+
+        analysis = paired_subgroups(
+            frame, self.metric, self.n_resamples, self.seed, method=self.method, level=self.level,
+            problem=self.problem, thresholds=self.threshold_list, subsets=self.subsets,
+        )  # fmt: skip
+        analysis.settings.update(settings)
+        return analysis
+
+
+def metadata_settings(before: pd.DataFrame, frame: pd.DataFrame) -> dict[str, Any]:
+    """Where the subgroup metadata came from and how many images have none."""
+    joined = not any(c in before.columns for c in SUBGROUP_COLUMNS)
+    known = frame[[c for c in SUBGROUP_COLUMNS if c in frame.columns]].notna().any(axis=1)
+    return {
+        "metadata": "NIH Data_Entry CSV joined by image id" if joined else "the predictions' metadata columns",
+        "n_images_without_metadata": int((~known).sum()),
+    }
+
+
+def run_subgroups(record: Any, predictions: pd.DataFrame, data_root: str | Path | None = None) -> dict[str, Any] | None:
+    """The ``subgroups`` payload of an existing run (e.g. one recorded before the section existed), from its
+    test predictions: the primary metric per sex, age band and view position and the largest gap per
+    attribute, with the run's bootstrap settings. NIH-derived tasks (lung3_64) get NIH's metadata from
+    ``data_root``, else ``$CXRBENCH_DATA``, else the data root the run recorded (SubgroupMetadataError
+    when none holds it). None when the task has no subgroup metadata.
+    """
+    from benchmark.stats.subgroup_metadata import metadata_roots, with_subgroup_metadata
+
+    roots = metadata_roots(data_root, record.task.data_root)
+    frame = with_subgroup_metadata(predictions, roots, f"run {record.run_id}")
+    if frame is None:
+        return None
+    return _Scoring.of_record(record).analyse(frame, metadata_settings(predictions, frame)).payload()
+
+
 def subgroups_section(context: Any) -> dict[str, Any] | None:
-    """The ``subgroups`` record section of a trained run (stub)."""
-    return None
+    """The ``subgroups`` record section of a trained run: the task's primary metric per sex, age band and
+    view position with patient-bootstrap CIs (the task's n_resamples and seed) and the largest gap per
+    attribute with the CI of the paired difference (benchmark.stats.subgroup_gap). None for tasks without
+    subgroup metadata, and (with a warning) for an NIH-derived task whose data root lacks NIH's CSV."""
+    from benchmark.stats.subgroup_metadata import SubgroupMetadataError, with_subgroup_metadata
+
+    task = context.task
+    try:
+        frame = with_subgroup_metadata(context.predictions, [Path(context.data.root)], f"task {task.name}")
+    except SubgroupMetadataError as exc:
+        warnings.warn(f"no subgroups section: {exc}", stacklevel=2)
+        return None
+    if frame is None:
+        return None
+    thresholds = context.thresholds
+    if thresholds is None and not task.tunes_threshold:
+        thresholds = [float(task.threshold)] * len(task.labels)
+    by_label = None if thresholds is None else dict(zip(task.labels, thresholds, strict=True))
+    scoring = _Scoring(
+        task.primary_metric, task.problem, tuple(task.labels), by_label,
+        task.n_bootstrap, task.bootstrap_seed, task.bootstrap_method, 0.95, task.macro_subsets,
+    )  # fmt: skip
+    return scoring.analyse(frame, metadata_settings(context.predictions, frame)).payload()
 
 
 def export_section(results: Any, standings: Any, options: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
-    """(stub) ``benchmark export``'s section of this kind."""
-    return None
+    """``benchmark export``'s subgroups section (benchmark.stats.subgroup_report); None without subgroup metadata."""
+    from benchmark.stats.subgroup_report import subgroups_export
+
+    return subgroups_export(results, standings)
