@@ -11,6 +11,7 @@ import yaml
 
 from benchmark.data.sources import SOURCES
 from benchmark.errors import ConfigError
+from benchmark.external.spec import check_external_sets
 from benchmark.metrics.registry import METRICS, PROBLEMS
 from benchmark.metrics.thresholds import RULES
 from benchmark.registry import Registry
@@ -64,6 +65,8 @@ def task_from_dict(spec: dict[str, Any], origin: str) -> Task:
     for subset, names in (spec.get("macro_subsets") or {}).items():
         if unknown := sorted(set(names) - set(spec["labels"])):
             raise ConfigError(f"{origin}: macro_subsets.{subset} names unknown labels {unknown}")
+    if spec.get("external") is not None:
+        check_external_sets(spec["external"], spec["problem"], spec["labels"], spec.get("class_names", ()), origin)
     values = dict(spec)
     for key in _TUPLE_FIELDS:
         if key in values:

@@ -17,6 +17,8 @@ from benchmark.metrics.thresholds import choose_thresholds
 from benchmark.tasks.evaluate import evaluate_predictions
 
 PROSE_FIELDS = frozenset({"description", "citation", "bibtex"})  # editing these does not change what a result means
+# Declared beside the task, hashed on their own (benchmark.external.spec): a run's own results do not depend on them.
+UNHASHED_FIELDS = PROSE_FIELDS | {"external"}
 DEFAULT_TARGET_SENSITIVITY = 0.95
 
 
@@ -43,13 +45,15 @@ class Task:
     metadata: tuple[str, ...] = ()  # per-image columns kept for subgroup analysis (age, sex, view)
     macro_subsets: dict[str, tuple[str, ...]] | None = None  # extra macro AUROCs over label subsets
     expected_patients: dict[str, int] | None = None
+    external: dict[str, Any] | None = None  # external test sets by name (benchmark.external.spec); not hashed
 
     @property
     def task_hash(self) -> str:
-        """sha256 of the spec (split hash included, prose excluded): results with different hashes never mix."""
+        """sha256 of the spec (split hash included, prose and external sets excluded): results with different
+        hashes never mix."""
         defaults = {f.name: f.default for f in fields(self)}
         # Optional fields at their defaults are left out, so adding a field keeps old hashes.
-        spec = {k: v for k, v in asdict(self).items() if k not in PROSE_FIELDS and v != defaults[k]}
+        spec = {k: v for k, v in asdict(self).items() if k not in UNHASHED_FIELDS and v != defaults[k]}
         canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
