@@ -231,7 +231,25 @@ def summary(record: RunRecord) -> str:
         if "/" in name:
             continue
         lines.append(f"  {terminal_cell(name):<18} {m.value:.4f}  95% CI [{m.ci_low:.4f}, {m.ci_high:.4f}]")
+    lines.extend(_scored_after_lines(record))
     return "\n".join(lines)
+
+
+def _scored_after_lines(record: RunRecord) -> list[str]:
+    """One line per external set (its primary metric) of the record's ``external`` section."""
+    metric = record.task.primary_metric
+    lines = []
+    for name, payload in (record.external or {}).items():
+        row = next((r for r in payload.get("rows", []) if r.get("metric") == metric), None)
+        if row is None:
+            why = payload.get("skipped") or payload.get("not_external") or "not scored"
+            lines.append(f"  external {terminal_cell(name)}: {terminal_cell(str(why))}")
+        else:
+            lines.append(
+                f"  external {terminal_cell(name)}: {metric} {row['value']:.4f}  95% CI [{row['ci_low']:.4f}, "
+                f"{row['ci_high']:.4f}] on {row.get('n_images', '?')} images"
+            )
+    return lines
 
 
 def report_run(run_dir: Path) -> RunRecord:

@@ -174,3 +174,15 @@ def test_a_prediction_submission_has_no_weights_to_score_with(tmp_path):
     with pytest.raises(RunWithoutWeightsError, match=r"is a submission without model weights .* Submit the model"):
         evaluate_external_set(EvaluateRequest(run_id, "kermany_viral", tmp_path, "/nonexistent", "cpu"))
     assert not (tmp_path / run_id / "derived").exists()
+
+
+def test_run_summary_prints_each_external_set_scored_or_skipped(covid_run):
+    from benchmark.commands.core import summary
+
+    record = RunRecord.load(covid_run[3] / RECORD_FILE)
+    row = next(r for r in record.external["kermany_viral"]["rows"] if r["metric"] == "auroc")
+    text = summary(record)
+    assert f"external kermany_viral: auroc {row['value']:.4f}" in text
+    assert f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}] on 7 images" in text
+    skipped = record.with_sections({"external": {"other": {"skipped": "no data under the data root"}}})
+    assert "external other: no data under the data root" in summary(skipped)
