@@ -94,7 +94,7 @@ def pick_task(root: Path, runs: pd.DataFrame) -> tuple[str, str] | None:
     """Sidebar: the task, and which of its task hashes when the folder holds several (runs of
     different hashes are never ranked together). Both are kept across pages and in the URL
     (``?task=...&hash=...``). Returns (task, task_hash), or None after showing an error."""
-    tasks = sorted(runs["task_name"].unique().tolist())
+    tasks = data.task_names(runs)
     task = st.sidebar.selectbox("Task", tasks, index=_remembered("task", tasks, tasks[0]), key="task")
     _keep("task", task)
     try:

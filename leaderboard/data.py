@@ -6,15 +6,22 @@ in or removed changes the fingerprint, so the next page view reads the folder ag
 stale cache. The store is always opened with ``ResultsDir(root, read_only=True)``, with the shipped
 reference board's folder beside it (``store``; also read-only): the app never writes a results
 folder, and it reads a run's files only from inside the folder holding the run.
+
+``prepare_first_view`` computes what the first view of the board shows (the run list, the default task's
+standings, its per-label AUROCs) before the server opens its port (``leaderboard.serve``): the functions
+marked ``_preparable`` return a prepared value when called with the same arguments, fingerprint included,
+so a run published since is never hidden by it (the fingerprint differs and the value is computed).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -34,6 +41,28 @@ if TYPE_CHECKING:
 
 RESULTS_ENV = "CXRBENCH_RESULTS"
 Fingerprint = tuple[int, ...]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# (function name, results root as str, the other arguments, fingerprint included) -> value: what
+# ``prepare_first_view`` computed before the server opened its port.
+_PREPARED: dict[tuple[Any, ...], Any] = {}
+_COMPUTE: dict[str, Callable[..., Any]] = {}  # name -> a ``_preparable`` function's computation, uncached
+
+
+def _key(function: Callable[..., Any], root: str | Path, *args: Any) -> tuple[Any, ...]:
+    return (function.__name__, str(root), *args)
+
+
+def _preparable(function: F) -> F:
+    """``function(root, fp, ...)`` returns the prepared value of these arguments when there is one."""
+    _COMPUTE[function.__name__] = function
+
+    @functools.wraps(function)
+    def prepared_or_computed(root: str | Path, *args: Any) -> Any:
+        key = _key(function, root, *args)
+        return _PREPARED[key] if key in _PREPARED else function(root, *args)
+
+    return prepared_or_computed  # type: ignore[return-value]
 
 
 def parse_root(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
@@ -87,6 +116,7 @@ def run_dir(root: str | Path, run_id: str) -> Path:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+@_preparable
 def runs(root: str, fp: Fingerprint) -> pd.DataFrame:
     """Every run of the folder as index rows (``benchmark.results.index.COLUMNS``), oldest first. Folders
     whose record is unreadable, or copies of another run's folder, are left out (``unlisted_folders``
@@ -100,6 +130,7 @@ def runs(root: str, fp: Fingerprint) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+@_preparable
 def hashes(root: str, fp: Fingerprint, task: str) -> tuple[list[str], str]:
     """(the task's hashes in the folder, newest run's first; the default one, as ``benchmark export`` picks it)."""
     found = task_hashes(store(root), task)
@@ -108,6 +139,7 @@ def hashes(root: str, fp: Fingerprint, task: str) -> tuple[list[str], str]:
 
 
 @st.cache_data(show_spinner="Ranking: paired bootstrap tests of every pair of entries…", max_entries=64)
+@_preparable
 def standings(root: str, fp: Fingerprint, task: str, task_hash: str) -> Standings:
     """The task's standings as ``benchmark export`` computes them (same defaults)."""
     return task_standings(store(root), task, task_hash)
@@ -123,16 +155,24 @@ def records(root: str, fp: Fingerprint, run_ids: Sequence[str]) -> dict[str, Run
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+@_preparable
 def label_aurocs(root: str, fp: Fingerprint, task: str, task_hash: str) -> pd.DataFrame:
     """Entries x labels: mean recorded AUROC per label (``leaderboard.tables.label_aurocs``)."""
     table = standings(root, fp, task, task_hash)
-    entries = table.entries
-    found = records(root, fp, [i for ids in entries["run_ids"] for i in ids])
+    return _aurocs_of(table, records(root, fp, _run_ids(table)))
+
+
+def _run_ids(table: Standings) -> list[str]:
+    return [i for ids in table.entries["run_ids"] for i in ids]
+
+
+def _aurocs_of(table: Standings, found: dict[str, RunRecord]) -> pd.DataFrame:
     labels = next(iter(found.values())).task.labels
-    return tables.label_aurocs(entries, found, labels)
+    return tables.label_aurocs(table.entries, found, labels)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+@_preparable
 def unlisted_folders(root: str, fp: Fingerprint) -> list[tuple[str, str]]:
     """(folder, why) of folders holding a record.json that no page lists: an unreadable record, or a
     copied or renamed run folder (``benchmark index`` reports the same)."""
@@ -231,3 +271,61 @@ def verdicts(root: str, fp: Fingerprint, task: str) -> pd.DataFrame:
     from benchmark.reference.claims import task_verdicts, verdict_table
 
     return verdict_table(task_verdicts(store(root), task))
+
+
+def task_names(listed: pd.DataFrame) -> list[str]:
+    """The tasks of the run list, in the order the task picker offers them (the first is the default view)."""
+    return sorted(listed["task_name"].unique().tolist())
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_first_view`` computed, for the server's log."""
+
+    root: str
+    task: str | None  # None: the folder holds no run (the first view is the empty state)
+    task_hash: str | None
+    entries: int
+    seconds: float
+
+    def describe(self) -> str:
+        if self.task is None:
+            return f"first view prepared in {self.seconds:.1f} s: no runs in {self.root} yet"
+        return (
+            f"first view prepared in {self.seconds:.1f} s, before the port opened: the run list, task "
+            f"{self.task} ({(self.task_hash or '')[:12]}) ranked, {self.entries} entries with their paired tests "
+            "and per-label AUROCs; a run published later is ranked on the next page view"
+        )
+
+
+def prepare_first_view(root: str | Path) -> Prepared:
+    """Compute what the board's first view (the ranking page of the default task, no URL query) reads: the
+    run list, the default task's hashes, standings and per-label AUROCs, the unlisted folders. Kept under the
+    folders' current fingerprint (``_PREPARED``), replacing what an earlier call kept. A typed error
+    (BenchmarkError) is left to the page, which shows it on view."""
+    started = time.perf_counter()
+    root = str(root)
+    fp = fingerprint(root)
+    kept: dict[tuple[Any, ...], Any] = {}
+
+    def keep(function: Callable[..., Any], *args: Any) -> Any:
+        value = _COMPUTE[function.__name__](root, fp, *args)  # outside Streamlit's cache: no server runs yet
+        kept[_key(function, root, fp, *args)] = value
+        return value
+
+    listed = keep(runs)
+    keep(unlisted_folders)
+    task = task_hash = None
+    entries = 0
+    if not listed.empty:
+        task = task_names(listed)[0]
+        found, default = keep(hashes, task)
+        task_hash = found[0] if len(found) == 1 else default
+        table = keep(standings, task, task_hash)
+        entries = len(table.entries)
+        reader = store(root)
+        loaded = {run_id: reader.load_record(run_dir(root, run_id).name) for run_id in _run_ids(table)}
+        kept[_key(label_aurocs, root, fp, task, task_hash)] = _aurocs_of(table, loaded)
+    _PREPARED.clear()
+    _PREPARED.update(kept)
+    return Prepared(root, task, task_hash, entries, time.perf_counter() - started)
