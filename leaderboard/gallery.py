@@ -19,6 +19,7 @@ import pandas as pd
 from benchmark.errors import RunNotFoundError
 from benchmark.results.store import ResultsDir, resolves_inside
 from benchmark.saliency.cache import INDEX_FILE, MAPS_FILE, cache_dir, read_cache, read_index
+from benchmark.saliency.null_maps import NULL_PREFIX, cache_null_scores
 from benchmark.saliency.scoring import Box, box_mask
 
 log = logging.getLogger(__name__)
@@ -170,3 +171,47 @@ def score_table(results_root: Path | str, run_ids: Sequence[str] | None = None) 
         for score in index.get("scores") or []:
             rows.append({"run_id": run_id, "task": index["task"]["name"], "model": index["model"]["name"], **score})
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+# Null baselines beside each model row: the centre-point and the uniform random map on the same images and
+# boxes (benchmark.saliency.null_maps), per (run, finding).
+NULL_COLUMNS = ["centre_hits", "centre_hit_rate", "centre_ci_low", "centre_ci_high", "centre_mean_iou"]
+NULL_COLUMNS += ["random_hits", "random_hit_rate", "random_ci_low", "random_ci_high", "random_mean_iou"]
+NULL_COLUMNS += ["random_expected_rate"]
+
+
+def map_shape(run_dir: Path, index: dict[str, Any]) -> tuple[int, int]:
+    """(rows, columns) of a cache's maps: the model's input size it records, else the stored images' shape."""
+    size = (index.get("parameters") or {}).get("image_size")
+    if size:
+        return int(size), int(size)
+    rows, columns = read_cache(run_dir).images.shape[1:]
+    return int(rows), int(columns)
+
+
+def null_score_table(results_root: Path | str, run_ids: Sequence[str] | None = None, seed: int = 0) -> pd.DataFrame:
+    """Per (run, finding) with box scores, the null maps' scores on the run's scored images and boxes:
+    run_id, finding and NULL_COLUMNS (random_expected_rate: the boxes' mean share of the map, the exact
+    expected hit rate of which the seeded random map is one draw)."""
+    rows = []
+    for run_id in runs_with_saliency(results_root):
+        if run_ids is not None and run_id not in run_ids:
+            continue
+        run_dir = Path(results_root) / run_id
+        index = read_index(run_dir) or {}
+        if not index.get("scores"):
+            continue
+        scores = cache_null_scores(index, map_shape(run_dir, index), seed).set_index(["method", "finding"])
+        for finding in dict.fromkeys(scores.index.get_level_values("finding")):
+            row: dict[str, Any] = {"run_id": run_id, "finding": finding}
+            for name in ("centre", "random"):
+                score = scores.loc[(NULL_PREFIX + name, finding)]
+                row |= {f"{name}_{c}": score[c] for c in ("hits", "hit_rate", "ci_low", "ci_high", "mean_iou")}
+            row["random_expected_rate"] = scores.loc[(NULL_PREFIX + "random", finding), "chance"]
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["run_id", "finding", *NULL_COLUMNS])
+
+
+def with_null_columns(scores: pd.DataFrame, nulls: pd.DataFrame) -> pd.DataFrame:
+    """``score_table`` rows with the null maps' scores of the same run and finding beside each (NULL_COLUMNS)."""
+    return scores.merge(nulls, on=["run_id", "finding"], how="left", validate="many_to_one")

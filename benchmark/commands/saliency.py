@@ -35,6 +35,7 @@ def saliency(args: argparse.Namespace) -> int:
 
     from benchmark.saliency.cache import read_cache
     from benchmark.saliency.maps import METHODS
+    from benchmark.saliency.null_maps import cache_null_scores
     from benchmark.saliency.run import SaliencyRequest, run_saliency
 
     request = SaliencyRequest(
@@ -48,14 +49,18 @@ def saliency(args: argparse.Namespace) -> int:
         device=torch.device(args.device) if args.device else None,
     )
     folder = run_saliency(request)
-    index = read_cache(folder.parent).index
+    cache = read_cache(folder.parent)
+    index = cache.index
     print(f"{len(index['images'])} images, {len(index['entries'])} maps ({', '.join(index['methods'])}): {folder}")
-    for row in index["scores"] or []:
+    nulls = cache_null_scores(index, cache.images.shape[1:]) if index["scores"] else None  # same images and boxes
+    for row in [*(index["scores"] or []), *(nulls.to_dict("records") if nulls is not None else [])]:
         print(
-            f"  {row['method']:<10} {row['finding']:<20} pointing game {row['hits']}/{row['n']} "
+            f"  {row['method']:<12} {row['finding']:<20} pointing game {row['hits']}/{row['n']} "
             f"= {row['hit_rate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]  "
             f"mean IoU {row['mean_iou']:.2f}  chance {row['chance']:.2f}"
         )
+    if nulls is not None:
+        print("  null: maps that ignore the image (centre point; seeded uniform random), same images and boxes")
     return 0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from benchmark.saliency.scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, scal
 from benchmark.tasks import Task
 
 NULL_METHODS = ("centre", "random")
+NULL_PREFIX = "null: "  # how the null rows are named beside a model's methods
 # Source kind -> (reader of its expert boxes, the (width, height) of the images they are drawn on).
 # NIH's box list is in pixels of its 1024 x 1024 PNGs.
 BOX_SOURCES: dict[str, tuple[Callable[[Path, str], pd.DataFrame], tuple[int, int]]] = {
@@ -81,6 +83,35 @@ def null_scores(boxes: pd.DataFrame, image_size: tuple[int, int], **kwargs: obje
     n (image, finding) pairs with a Wilson 95% interval, mean IoU, and ``chance`` (the exact expected
     hit rate of the random map)."""
     return summarise(null_trials(boxes, image_size, **kwargs))  # type: ignore[arg-type]
+
+
+def cache_boxes(index: dict[str, Any]) -> pd.DataFrame:
+    """The boxes of the (image, finding) pairs a saliency cache scored (``benchmark.saliency.run``'s index),
+    as image_id, label, x, y, w, h in pixels of its maps."""
+    scored = sorted({(entry["image"], entry["class"]) for entry in index.get("entries", []) if "hit" in entry})
+    rows = []
+    for image, finding in scored:
+        entry = index["images"][image]
+        for box in entry["boxes"]:
+            if box["finding"] == finding:
+                width, height = box["x1"] - box["x0"], box["y1"] - box["y0"]
+                rows.append((entry["image_id"], finding, box["x0"], box["y0"], width, height))
+    return pd.DataFrame(rows, columns=["image_id", "label", "x", "y", "w", "h"])
+
+
+def cache_null_scores(index: dict[str, Any], map_shape: tuple[int, int], seed: int = 0) -> pd.DataFrame:
+    """``null_scores`` on exactly the images and boxes a saliency cache scored its model maps on, with
+    the cache's scoring settings, on maps of the cache's ``map_shape`` (rows, columns); methods are
+    named ``null: centre`` and ``null: random``. Empty when the cache scored nothing."""
+    boxes = cache_boxes(index)
+    if boxes.empty:
+        return summarise(pd.DataFrame())
+    scoring = (index.get("parameters") or {}).get("scoring") or {}
+    tolerance = float(scoring.get("pointing_tolerance_px", DEFAULT_TOLERANCE))
+    fraction = float(scoring.get("iou_threshold_fraction_of_max", DEFAULT_FRACTION))
+    size = (map_shape[1], map_shape[0])  # the boxes are in map pixels already: no scaling
+    scores = null_scores(boxes, size, map_shape=map_shape, seed=seed, tolerance=tolerance, fraction=fraction)
+    return scores.assign(method=NULL_PREFIX + scores["method"])
 
 
 def task_boxes(task: Task, root: Path) -> tuple[pd.DataFrame, tuple[int, int]]:

@@ -1,6 +1,7 @@
 """Saliency gallery page: the maps `benchmark saliency RUN_ID` cached, as overlays on the X-rays per class
 and method (expert boxes drawn where the task has them), and the pointing-game / IoU scores of every
-run of the task (leaderboard.gallery does the reading and drawing)."""
+run of the task beside those of a centre-point and a uniform random map on the same images and boxes
+(leaderboard.gallery does the reading and drawing)."""
 
 from __future__ import annotations
 
@@ -83,18 +84,38 @@ scores = data.saliency_scores(str(root), fp, tuple(r for r in with_maps if r in 
 if scores.empty:
     st.caption(f"No expert boxes for {md(index['task']['name'])}: nothing to score the maps against.")
 else:
+    try:  # the null maps on the same images and boxes, beside each model row
+        scores = gallery.with_null_columns(scores, gallery.null_score_table(str(root), list(scores["run_id"].unique())))
+    except BenchmarkError as exc:
+        components.error(exc, "score the null maps on the runs' boxes")
+    rate = "%.2f"
     st.dataframe(
         scores,
         hide_index=True,
         column_config={
-            "hit_rate": st.column_config.NumberColumn("hit rate", format="%.2f"),
-            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.2f"),
-            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.2f"),
-            "mean_iou": st.column_config.NumberColumn("mean IoU", format="%.2f"),
+            "hit_rate": st.column_config.NumberColumn("hit rate", format=rate),
+            "ci_low": st.column_config.NumberColumn("95% CI low", format=rate),
+            "ci_high": st.column_config.NumberColumn("95% CI high", format=rate),
+            "mean_iou": st.column_config.NumberColumn("mean IoU", format=rate),
             "chance": st.column_config.NumberColumn("chance", format="%.3f"),
+            "centre_hits": st.column_config.NumberColumn("centre hits"),
+            "centre_hit_rate": st.column_config.NumberColumn("centre hit rate", format=rate),
+            "centre_ci_low": st.column_config.NumberColumn("centre 95% CI low", format=rate),
+            "centre_ci_high": st.column_config.NumberColumn("centre 95% CI high", format=rate),
+            "centre_mean_iou": st.column_config.NumberColumn("centre mean IoU", format=rate),
+            "random_hits": st.column_config.NumberColumn("random hits"),
+            "random_hit_rate": st.column_config.NumberColumn("random hit rate", format=rate),
+            "random_ci_low": st.column_config.NumberColumn("random 95% CI low", format=rate),
+            "random_ci_high": st.column_config.NumberColumn("random 95% CI high", format=rate),
+            "random_mean_iou": st.column_config.NumberColumn("random mean IoU", format=rate),
+            "random_expected_rate": st.column_config.NumberColumn("random expected rate", format="%.3f"),
         },
         key="saliency_scores",
     )
     st.caption(
-        "Per run, method and finding (all: pooled); hit rate with a Wilson 95% interval; chance: box area share."
+        "Per run, method and finding (all: pooled); hit rate with a Wilson 95% interval; chance: box area share. "
+        "Beside each row, two maps that ignore the image, scored on the same images and boxes: a map pointing at "
+        "the image centre, and a seeded uniform random map (its expected hit rate is the box area share; the "
+        "seeded rate is one draw). A pointing-game rate means little unless it beats both "
+        f"({md_code('benchmark saliency-null')} scores them on all of a task's boxes)."
     )

@@ -1,5 +1,6 @@
-"""Run page (``run?run=<run_id>``): the run's key fields and metrics, its citation (what `benchmark cite`
-prints), the download of its predictions and the full record."""
+"""Run page (``run?run=<run_id>``): the run's key fields and metrics (for nih14, the AUROC against Google's
+expert labels beside the text-mined labels), its citation (what `benchmark cite` prints), the download of
+its predictions and the full record."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark.errors import BenchmarkError
+from benchmark.stats.expert_labels import EXPERT_TASK, expert_caption, expert_display, run_expert
 from leaderboard import components, data, figures
 from leaderboard.components import md, md_code
 
@@ -71,6 +73,23 @@ matrix = record.confusion_matrix
 if matrix:
     confusion = figures.confusion_matrix_figure(matrix.matrix, matrix.labels)
     st.plotly_chart(confusion, key="confusion", config=figures.CHART_CONFIG)
+
+if task.name == EXPERT_TASK:
+    st.subheader("Expert labels (Google 2019)")
+    try:
+        expert = run_expert(data.run_dir(str(root), run_id), record)
+    except BenchmarkError as exc:
+        components.error(exc, "read the run's expert-label scores")
+    else:
+        if expert is None:
+            st.caption(
+                "Not scored against Google's 2019 expert labels yet: "
+                + md_code(f"benchmark evaluate-expert {run_id}")
+                + " scores it (runs trained with the label file in the data root have them in their record)."
+            )
+        else:
+            st.dataframe(expert_display(expert), hide_index=True, key="expert")
+            st.caption(md(expert_caption(expert)))
 
 st.subheader("Cite")
 try:

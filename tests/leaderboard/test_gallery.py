@@ -8,19 +8,25 @@ import os
 
 import numpy as np
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from benchmark.errors import RunNotFoundError, SaliencyCacheError
 from benchmark.saliency.cache import MAPS_FILE, cache_dir, write_cache
 from leaderboard.gallery import (
+    NULL_COLUMNS,
     SCORE_COLUMNS,
     cell_overlay,
     colourise,
     grid_table,
     load_saliency,
+    null_score_table,
     overlay,
     runs_with_saliency,
     score_table,
+    with_null_columns,
 )
+from tests.fixtures.runs.make import ToyModel, toy_task, write_saliency_cache, write_task_runs
+from tests.leaderboard.test_app import app
 
 BOX = (2.0, 1.0, 5.0, 4.0)  # pixel centres inside: rows 1-3, columns 2-4
 TURBO_LOW, TURBO_HIGH = (48, 18, 59), (122, 4, 2)  # the end colours of plotly's Turbo scale: #30123b, #7a0402
@@ -174,3 +180,36 @@ def test_score_table_has_one_row_per_run_method_and_finding(tmp_path):
     assert table.set_index(["run_id", "method"]).loc[("run-a", "occlusion"), "hit_rate"] == 0.0
     assert list(score_table(tmp_path, ["run-b"])["run_id"]) == ["run-b", "run-b"]
     assert score_table(tmp_path / "empty").empty
+
+
+def test_null_scores_sit_beside_each_model_row_of_the_same_run_and_finding(tmp_path):
+    _make_run(tmp_path, "run-a")
+    _make_run(tmp_path, "run-c", scores=False)  # no boxes: no null rows either
+    nulls = null_score_table(tmp_path)
+    assert list(nulls.columns) == ["run_id", "finding", *NULL_COLUMNS]
+    assert sorted(zip(nulls["run_id"], nulls["finding"], strict=True)) == [("run-a", "Mass"), ("run-a", "all")]
+    mass = nulls.set_index("finding").loc["Mass"]
+    # 8 x 8 maps (the cached images' shape): the centre (4, 4) lies on the edge of BOX (2, 1, 5, 4): a hit
+    assert (mass["centre_hits"], mass["centre_hit_rate"]) == (1, 1.0)
+    low, high = proportion_confint(1, 1, alpha=0.05, method="wilson")
+    assert (mass["centre_ci_low"], mass["centre_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert mass["random_expected_rate"] == pytest.approx(9 / 64)  # 3 x 3 pixel centres inside BOX
+    assert mass["random_hits"] in (0, 1) and 0 <= mass["random_ci_low"] <= mass["random_ci_high"] <= 1
+    merged = with_null_columns(score_table(tmp_path), nulls)
+    assert len(merged) == 2 and (merged["centre_hit_rate"] == 1.0).all()  # gradcam and occlusion rows
+    assert list(merged.columns) == [*SCORE_COLUMNS, *NULL_COLUMNS]
+
+
+def test_gallery_page_shows_the_null_maps_beside_the_model(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    rng = np.random.default_rng(3)
+    task = toy_task("multiclass", ("covid", "normal", "viral"), "d" * 64, name="other")
+    run_id = write_task_runs(results, task, [ToyModel("m", 1.0, seeds=(0,))], 20, rng)[0]
+    write_saliency_cache(results, run_id, rng, n_images=5)
+    at = app(results, monkeypatch, "views/gallery.py", run=run_id)
+    shown = at.dataframe[0].value.set_index(["method", "finding"])
+    expected = null_score_table(results).set_index("finding")
+    for (_, finding), row in shown.iterrows():
+        for column in NULL_COLUMNS:
+            assert row[column] == pytest.approx(expected.loc[finding, column])
+    assert "centre" in "\n".join(c.value for c in at.caption)

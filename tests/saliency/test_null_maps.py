@@ -8,10 +8,18 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import chisquare
 from statsmodels.stats.proportion import proportion_confint
 
 from benchmark.errors import ConfigError
-from benchmark.saliency.null_maps import centre_map, null_scores, null_trials, random_map, task_boxes
+from benchmark.saliency.null_maps import (
+    cache_null_scores,
+    centre_map,
+    null_scores,
+    null_trials,
+    random_map,
+    task_boxes,
+)
 from benchmark.saliency.scoring import peak_point, pointing_hit
 from benchmark.tasks import TASKS
 
@@ -111,3 +119,74 @@ def test_real_nih_boxes(shared_data):
         assert (scores.loc[("centre", finding), "hits"], scores.loc[("centre", finding), "n"]) == (hits, n)
     assert scores.loc[("centre", "all"), "n"] == scores.loc[("random", "all"), "n"] == 984
     assert scores.loc[("centre", "Cardiomegaly"), "hit_rate"] > 0.9  # why the baselines are needed
+
+
+def _cache_index(scoring: dict | None = None) -> dict:
+    """A saliency cache index on 16 x 16 maps: image a's Mass box holds the centre (8, 8), image b's
+    does not; a's Nodule box was shown but not scored (no "hit"), so it is no null unit."""
+    images = [
+        {"image_id": "a", "boxes": [{"finding": "Mass", "x0": 6.0, "y0": 6.0, "x1": 10.0, "y1": 10.0},
+                                    {"finding": "Nodule", "x0": 0.0, "y0": 0.0, "x1": 4.0, "y1": 4.0}]},
+        {"image_id": "b", "boxes": [{"finding": "Mass", "x0": 0.0, "y0": 0.0, "x1": 4.0, "y1": 2.0}]},
+    ]  # fmt: skip
+    entries = [
+        {"image": 0, "class": "Mass", "method": "gradcam", "hit": True, "iou": 0.1},
+        {"image": 0, "class": "Mass", "method": "occlusion", "hit": False, "iou": 0.0},
+        {"image": 0, "class": "Nodule", "method": "gradcam"},
+        {"image": 1, "class": "Mass", "method": "gradcam", "hit": False, "iou": 0.0},
+    ]
+    index = {"images": images, "entries": entries}
+    if scoring is not None:
+        index["parameters"] = {"scoring": scoring}
+    return index
+
+
+def test_cache_null_scores_use_the_images_and_boxes_the_model_was_scored_on():
+    scores = cache_null_scores(_cache_index(), (16, 16), seed=0).set_index(["method", "finding"])
+    assert set(scores.index) == {(f"null: {m}", f) for m in ("centre", "random") for f in ("Mass", "all")}
+    centre = scores.loc[("null: centre", "Mass")]
+    assert (centre["hits"], centre["n"]) == (1, 2)  # a's box holds the centre, b's does not
+    low, high = proportion_confint(1, 2, alpha=0.05, method="wilson")
+    assert (centre["ci_low"], centre["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    # pixel centres inside: a's box 4 x 4 = 16 of 256, b's 4 x 2 = 8 of 256 -> expected random rate 12 / 256
+    assert scores.loc[("null: random", "Mass"), "chance"] == pytest.approx((16 + 8) / 2 / 256)
+
+
+def test_cache_null_scores_follow_the_cache_scoring_settings():
+    # b's box ends 6 px left of and 6 px above the centre: a hit once the tolerance reaches its distance
+    far = float(np.hypot(8 - 4, 8 - 2))
+    strict = cache_null_scores(_cache_index({"pointing_tolerance_px": far - 0.01}), (16, 16))
+    loose = cache_null_scores(_cache_index({"pointing_tolerance_px": far + 0.01}), (16, 16))
+    hits = {name: s.set_index(["method", "finding"]).loc[("null: centre", "Mass"), "hits"] for name, s in
+            (("strict", strict), ("loose", loose))}  # fmt: skip
+    assert hits == {"strict": 1, "loose": 2}
+    assert cache_null_scores({"images": [], "entries": []}, (16, 16)).empty
+
+
+def test_random_map_argmax_is_uniform_over_the_pixels():
+    # the argmax of an i.i.d. uniform map is a uniformly random pixel: a chi-square test over 4 x 4 maps
+    rng = np.random.default_rng(7)
+    peaks = [peak_point(random_map((4, 4), rng)) for _ in range(4000)]  # (x, y) pixel centres, as scored
+    counts = np.bincount([int(y - 0.5) * 4 + int(x - 0.5) for x, y in peaks], minlength=16)
+    assert chisquare(counts).pvalue > 0.001
+
+
+def test_saliency_command_prints_the_null_rows_beside_the_model_rows(tmp_path, monkeypatch, capsys):
+    from benchmark.cli import main
+    from benchmark.saliency import run as saliency_run
+    from benchmark.saliency.cache import cache_dir
+    from tests.fixtures.runs.make import ToyModel, toy_task, write_saliency_cache, write_task_runs
+
+    rng = np.random.default_rng(5)
+    task = toy_task("multiclass", ("covid", "normal", "viral"), "d" * 64, name="other")
+    run_id = write_task_runs(tmp_path, task, [ToyModel("m", 1.0, seeds=(0,))], 20, rng)[0]
+    index = write_saliency_cache(tmp_path, run_id, rng, n_images=6)  # 16 x 16 maps, one scored box per image
+    monkeypatch.setattr(saliency_run, "run_saliency", lambda request: cache_dir(tmp_path / run_id))
+    assert main(["saliency", run_id, "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    centre_hits = 0
+    for image in index["images"]:
+        (box,) = image["boxes"]
+        centre_hits += box["x0"] <= 8 <= box["x1"] and box["y0"] <= 8 <= box["y1"]  # the 16 x 16 map's centre
+    assert f"null: centre all                  pointing game {centre_hits}/6 " in out
+    assert "null: random all" in out and "gradcam      all" in out

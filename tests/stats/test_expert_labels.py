@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,16 @@ from sklearn.metrics import roc_auc_score
 from benchmark.cli import main
 from benchmark.errors import StatisticsError
 from benchmark.metrics.predictions import predictions_frame
-from benchmark.stats.expert_labels import EXPERT_MAPPING, GOOGLE_LABELS_FILE, expert_scores, score_expert
+from benchmark.results.standings import task_standings
+from benchmark.results.store import ResultsDir
+from benchmark.stats.expert_labels import (
+    EXPERT_MAPPING,
+    GOOGLE_LABELS_FILE,
+    expert_scores,
+    export_section,
+    run_expert,
+    score_expert,
+)
 from benchmark.tasks import TASKS
 from tests.fixtures.runs.make import toy_task, write_run
 
@@ -76,6 +87,11 @@ def test_auroc_matches_scikit_learn(predictions: pd.DataFrame, google: pd.DataFr
         assert row["auroc"] == pytest.approx(expected, abs=1e-12)
         assert row["ci_low"] < row["auroc"] < row["ci_high"]
         assert (row["n_positive"], row["n_negative"]) == (truth.sum(), (~truth).sum())
+        # the same scores against NIH's text-mined labels mapped the same way (any of them), same images
+        text = np.max(np.stack([ours[f"true:{label}"].to_numpy() for label in labels]), axis=0)
+        assert row["text_auroc"] == pytest.approx(roc_auc_score(text, score), abs=1e-12)
+        assert row["text_n_positive"] == text.sum()
+        assert row["text_ci_low"] < row["text_auroc"] < row["text_ci_high"]
     assert result.loc["Nodule or mass", "auroc"] > 0.6  # the signal added to Mass is scored
 
 
@@ -97,18 +113,113 @@ def test_missing_score_column_is_named(predictions: pd.DataFrame, labels_file: P
         score_expert(predictions.drop(columns="score:Mass"), labels_file, n_resamples=10)
 
 
-def test_cli_prints_the_table_and_writes_nothing(
+def test_dry_run_prints_the_table_and_writes_nothing(
     predictions: pd.DataFrame, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     results = tmp_path / "results"
     run_id = write_run(results, predictions, toy_task("multilabel", LABELS, name="nih14"), "toy", 0)
     before = {p: p.stat().st_mtime_ns for p in results.rglob("*")}
     argv = ["evaluate-expert", run_id[:24], "--data-root", str(shared_data), "--results", str(results)]
-    assert main([*argv, "--n-resamples", "20"]) == 0
+    assert main([*argv, "--n-resamples", "20", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "1962 test images of 860 patients" in out and f"({2 * N_OTHER} other test images ignored)" in out
     assert "Nodule or mass" in out and "max(Nodule, Mass)" in out and "Fracture" in out
+    assert "nothing written" in out
     assert {p: p.stat().st_mtime_ns for p in results.rglob("*")} == before
+
+
+def test_the_result_is_written_beside_the_run_and_read_back(
+    predictions: pd.DataFrame, shared_data: Path, labels_file: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    run_id = write_run(results, predictions, toy_task("multilabel", LABELS, name="nih14"), "toy", 0)
+    run_dir = results / run_id
+    record_before = (run_dir / "record.json").read_bytes()
+    argv = ["evaluate-expert", run_id, "--data-root", str(shared_data), "--results", str(results)]
+    assert main([*argv, "--n-resamples", "30", "--seed", "4"]) == 0
+    path = run_dir / "derived" / "expert" / "google2019.json"
+    stored = json.loads(path.read_text())
+    assert stored["inputs"] == {
+        "predictions_sha256": hashlib.sha256((run_dir / "predictions.parquet").read_bytes()).hexdigest(),
+        "labels_sha256": hashlib.sha256(labels_file.read_bytes()).hexdigest(),
+    }
+    assert (run_dir / "record.json").read_bytes() == record_before  # the record is never rewritten
+    record = ResultsDir(results).load_record(run_id)
+    read = run_expert(run_dir, record)
+    assert read is not None and read["source"] == "derived"
+    assert (read["settings"]["n_resamples"], read["settings"]["seed"]) == (30, 4)
+    assert read["settings"]["n_images"] == 1962 and read["settings"]["labels_file"] == GOOGLE_LABELS_FILE
+    expected = score_expert(predictions, labels_file, n_resamples=30, seed=4).table
+    assert [r["finding"] for r in read["rows"]] == list(EXPERT_MAPPING)
+    for row, want in zip(read["rows"], expected.to_dict("records"), strict=True):
+        for column in ("auroc", "ci_low", "ci_high", "text_auroc", "text_ci_low", "text_ci_high"):
+            assert row[column] == pytest.approx(want[column], abs=1e-12)
+    # a derived file of other predictions is stale: the reader falls back to the record (none here)
+    stored["inputs"]["predictions_sha256"] = "0" * 64
+    path.write_text(json.dumps(stored))
+    assert run_expert(run_dir, record) is None
+
+
+def test_a_reference_run_is_refused_and_nothing_written(
+    predictions: pd.DataFrame,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    board = tmp_path / "board"
+    run_id = write_run(board, predictions, toy_task("multilabel", LABELS, name="nih14"), "toy", 0)
+    monkeypatch.setenv("CXRBENCH_REFERENCE", str(board))
+    before = {p: p.stat().st_mtime_ns for p in board.rglob("*")}
+    argv = ["evaluate-expert", run_id, "--data-root", str(shared_data), "--results", str(tmp_path / "mine")]
+    assert main([*argv, "--n-resamples", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "reference run" in err and "--dry-run" in err and "copy" in err and "nothing was written" in err
+    assert main([*argv, "--n-resamples", "10", "--dry-run"]) == 0
+    assert "Airspace opacity" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in board.rglob("*")} == before
+
+
+def test_export_section_lists_each_scored_run_beside_the_text_mined_auroc(
+    predictions: pd.DataFrame, shared_data: Path, labels_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results"
+    task = toy_task("multilabel", LABELS, name="nih14")
+    scored = write_run(results, predictions, task, "toy", 0)
+    other = predictions.assign(**{"score:Pneumothorax": predictions["score:Pneumothorax"][::-1].to_numpy()})
+    unscored = write_run(results, other, task, "toy", 1)
+    assert main(["evaluate-expert", scored, "--data-root", str(shared_data), "--results", str(results),
+                 "--n-resamples", "20"]) == 0  # fmt: skip
+    capsys.readouterr()
+    markdown, rows = export_section(ResultsDir(results), task_standings(ResultsDir(results), "nih14"), {})
+    assert [r["run_id"] for r in rows] == [scored] * 3 and unscored not in markdown
+    assert [r["finding"] for r in rows] == list(EXPERT_MAPPING)
+    shown = markdown.replace("\\", "")  # the table cells are Markdown-escaped: \[ renders as [
+    test = pd.read_csv(labels_file)
+    test = test[test["Set Id"] == "test"]
+    ours = predictions.set_index("image_id").loc[test["Image Index"]]
+    for row in rows:
+        labels = EXPERT_MAPPING[row["finding"]]
+        score = ours[[f"score:{label}" for label in labels]].to_numpy().max(axis=1)
+        text = ours[[f"true:{label}" for label in labels]].to_numpy().max(axis=1)
+        assert row["auroc"] == pytest.approx(roc_auc_score(test[row["finding"]] == "YES", score), abs=1e-12)
+        assert row["text_auroc"] == pytest.approx(roc_auc_score(text, score), abs=1e-12)
+        assert row["text_n_positive"] == text.sum() and row["source"] == "derived" and row["seed"] == 0
+        assert f"{row['auroc']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" in shown
+    assert "### Expert labels (Google 2019)" in shown and "max(Consolidation, Infiltration, Pneumonia)" in shown
+    # through the CLI: the JSON export carries the same rows under "expert"
+    assert main(["export", "--task", "nih14", "--format", "json", "--results", str(results), "--no-claims"]) == 0
+    exported = json.loads(capsys.readouterr().out)["expert"]
+    assert [(r["run_id"], r["finding"]) for r in exported] == [(r["run_id"], r["finding"]) for r in rows]
+    # another task has no expert section
+    toy = write_run(tmp_path / "toy", predictions, toy_task("multilabel", LABELS, name="chestmnist"), "toy", 0)
+    assert toy and export_section(None, task_standings(ResultsDir(tmp_path / "toy"), "chestmnist"), {}) is None
+
+
+def test_export_section_says_how_to_score_when_no_run_is(predictions: pd.DataFrame, tmp_path: Path) -> None:
+    write_run(tmp_path, predictions, toy_task("multilabel", LABELS, name="nih14"), "toy", 0)
+    markdown, rows = export_section(ResultsDir(tmp_path), task_standings(ResultsDir(tmp_path), "nih14"), {})
+    assert rows == [] and "benchmark evaluate-expert RUN_ID" in markdown
 
 
 def test_a_run_of_another_task_is_refused(
