@@ -8,8 +8,9 @@ both), and its percentile (or BCa) interval is that of the difference, not a com
 separate intervals. A group's size varies from resample to resample, as it does in new test sets.
 
 The largest gap of an attribute is between the groups with the highest and the lowest point estimate
-among the groups with at least ``min_patients`` patients (smaller groups stay in the table, but the
-largest gap would otherwise mostly measure their noise). The pair is chosen on the point estimates,
+among the groups with at least ``min_patients`` patients and at least ``MIN_PER_CLASS`` positives and
+negatives of every label the metric reads (other groups stay in the table, but the largest gap would
+otherwise mostly measure their noise). The pair is chosen on the point estimates,
 then bootstrapped: the CI is that of this pair's difference and is not widened for having picked the
 largest of several differences.
 """
@@ -43,6 +44,9 @@ ROW_COLUMNS = [
 ]
 GAP_COLUMNS = ["attribute", "metric", "high_group", "low_group", "gap", "ci_low", "ci_high", "n_degenerate"]
 MIN_PATIENTS = 10  # groups with fewer patients are shown but not used for the largest gap
+# ... nor groups with fewer positives or negatives of a scored label: a group with one Edema-positive patient
+# has an AUROC of 1.0 whenever that patient is drawn, and its "gap" would only measure the other group's spread
+MIN_PER_CLASS = 5
 # Values that mean "not recorded" in the metadata columns (CheXpert writes "Unknown" for a few sexes,
 # and leaves AP/PA blank on some images).
 UNKNOWN = frozenset({"", "unknown", "u", "nan", "none"})
@@ -133,8 +137,24 @@ def _values(groups: Sequence[_Group], metric: str, weights: ClusterWeights) -> d
     return {g.key: metric_values(g.inputs, metric, weights.select(g.mask)) for g in groups}
 
 
+def _scored_labels(inputs: EvalInputs, metric: str) -> list[int]:
+    """Columns of the labels ``metric`` reads: one for ``name/<label>``, else every label."""
+    _, _, label = metric.partition("/")
+    return [inputs.labels.index(label)] if label in inputs.labels else list(range(len(inputs.labels)))
+
+
+def _enough_of_each_class(group: _Group, metric: str, min_per_class: int) -> bool:
+    """Whether every label ``metric`` reads has at least ``min_per_class`` positives and negatives in the group."""
+    for k in _scored_labels(group.inputs, metric):
+        truth = group.inputs.y_true[:, k]
+        truth = truth[np.isfinite(truth)]
+        if min(int((truth == 1).sum()), int((truth == 0).sum())) < min_per_class:
+            return False
+    return True
+
+
 def _largest_gaps(
-    groups: Sequence[_Group], point: dict[str, np.ndarray], min_patients: int
+    groups: Sequence[_Group], point: dict[str, np.ndarray], min_patients: int, metric: str
 ) -> dict[str, tuple[_Group, _Group]]:
     """Attribute -> (highest, lowest) group by point estimate among eligible groups with a defined value."""
     pairs: dict[str, tuple[_Group, _Group]] = {}
@@ -142,7 +162,10 @@ def _largest_gaps(
         eligible = [
             g
             for g in groups
-            if g.attribute == attribute and g.n_patients >= min_patients and np.isfinite(point[g.key][0])
+            if g.attribute == attribute
+            and g.n_patients >= min_patients
+            and _enough_of_each_class(g, metric, MIN_PER_CLASS)
+            and np.isfinite(point[g.key][0])
         ]
         if len(eligible) < 2:
             continue
@@ -183,7 +206,7 @@ def paired_subgroups(
     clusters = clusters_of(predictions, cluster)
     resamples = draw_resamples(clusters, n_resamples, seed)
     point = _values(groups, metric, clusters.plain())
-    pairs = _largest_gaps(groups, point, min_patients)
+    pairs = _largest_gaps(groups, point, min_patients, metric)
 
     def values_of(weights: ClusterWeights) -> dict[str, np.ndarray]:
         values = _values(groups, metric, weights)
@@ -233,7 +256,9 @@ def paired_subgroups(
         "age_edges": [float(e) for e in age_edges],
         "min_patients_for_gap": int(min_patients),
         "pairing": "one bootstrap of the whole test set's patients for every group and gap",
-        "gap_rule": "highest minus lowest point estimate among groups with at least min_patients_for_gap patients",
+        "min_per_class_for_gap": MIN_PER_CLASS,
+        "gap_rule": "highest minus lowest point estimate among groups with at least min_patients_for_gap patients "
+        "and at least min_per_class_for_gap positives and negatives of every scored label",
     }
     return SubgroupAnalysis(rows, gaps, resamples, settings)
 

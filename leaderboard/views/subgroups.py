@@ -111,7 +111,8 @@ st.caption(
         f"{round(settings['level'] * 100)}% CIs from {settings['n_resamples']:,} bootstrap resamples of the test "
         f"set's {settings['unit']}s, the same resamples for every group, so a gap's CI is that of the paired "
         f"difference. Largest gap: highest minus lowest group among groups with at least "
-        f"{settings['min_patients_for_gap']} patients, chosen on the point estimates (the CI does not allow for "
+        f"{settings['min_patients_for_gap']} patients and {settings.get('min_per_class_for_gap', 0)} positives and "
+        "negatives of each scored label, chosen on the point estimates (the CI does not allow for "
         "that choice). CIs cover the test set's sampling, not seed-to-seed variation: per-seed gaps show that. "
         "n_degenerate: resamples where a group's metric was undefined (e.g. a class absent)."
     )

@@ -171,3 +171,23 @@ def test_payload_follows_the_contract_and_is_json_clean():
     assert {"attribute", "metric", "high_group", "low_group", "gap", "ci_low", "ci_high"} <= set(gap)
     assert payload["settings"]["unit"] == "patient" and payload["settings"]["n_resamples"] == 50
     json.dumps(payload, allow_nan=False)  # NaN written as null
+
+
+def test_a_group_with_too_few_positives_of_the_scored_label_does_not_set_the_largest_gap():
+    """A view group of 12 patients with a single Edema-positive image has an Edema AUROC of 1.0 whenever that
+    patient is drawn; it stays in the table but may not be one end of the largest gap."""
+    rng = np.random.default_rng(3)
+    n = 120
+    frame = pd.DataFrame({"image_id": [f"i{i}" for i in range(n)], "patient_id": [f"p{i}" for i in range(n)]})
+    edema = (np.arange(n) % 3 == 0).astype(float)
+    frame["view_position"] = ["PA"] * 12 + ["AP"] * (n - 12)
+    edema[:12] = 0.0
+    edema[0] = 1.0  # the PA group's only positive, scored highest: a perfect AUROC there
+    frame["true:Edema"] = edema
+    frame["score:Edema"] = np.where(edema == 1, 0.6, 0.4) + rng.normal(0, 0.2, n)
+    frame.loc[0, "score:Edema"] = 5.0
+    analysis = paired_subgroups(frame, "auroc/Edema", n_resamples=50, seed=0, problem="multilabel")
+    rows = analysis.rows.set_index("group")
+    assert roc_auc_score(edema[:12], frame["score:Edema"][:12]) == rows.loc["PA", "value"] == 1.0
+    assert analysis.gaps.empty  # only AP qualifies, so there is no pair
+    assert analysis.settings["min_per_class_for_gap"] == 5
