@@ -118,7 +118,8 @@ def main() -> None:
     print(
         f"test: {len(predictions)} real frontal validation images, {predictions['patient_id'].nunique()} patients; "
         f"{settings['n_resamples']} patient resamples (seed {settings['seed']}, {settings['method']}); "
-        f"largest gap among groups with >= {settings['min_patients_for_gap']} patients\n"
+        f"largest gap among groups with >= {settings['min_patients_for_gap']} patients and "
+        f">= {settings.get('min_per_class_for_gap', 0)} positives and negatives per scored label\n"
     )
     rows = [pd.DataFrame(section["rows"])]
     gaps = [pd.DataFrame(section["summary"]["gaps"])]
