@@ -1,5 +1,8 @@
 """Leaderboard page: a task's ranked entries (benchmark.results.standings, the table `benchmark export` writes),
-unranked entries apart, per-label AUROC, and links to every run of an entry."""
+unranked entries apart, a link to the per-label AUROC (Plots page), and links to every run of an entry.
+
+This is the board's first view: it holds no chart (plotly.js is the largest chunk of Streamlit's front end,
+~4.7 MB the browser would parse before the view is complete; benchmarks/leaderboard_load.py times it)."""
 
 from __future__ import annotations
 
@@ -8,21 +11,23 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from benchmark.errors import BenchmarkError
 from benchmark.results.entries import MIN_SEEDS_RANKED
-from leaderboard import components, data, figures, tables
+from leaderboard import audit_flag, components, data, tables
 from leaderboard.components import md
 
 st.title("CXR-Bench leaderboard")
 root, task, task_hash, fp, standings = components.task_view()
 
 options = tables.filter_options(standings)
-st.sidebar.subheader("Filters")
-families = st.sidebar.multiselect("Model family", options["family"], placeholder="all families")
-origins = st.sidebar.multiselect("Origin", options["origin"], placeholder="baseline and submission")
-sizes = st.sidebar.multiselect("Input size (px)", options["image_size"], placeholder="all sizes")
+# The filters sit in a popover: its widgets are drawn when it is opened, not on the first view (three
+# multiselects cost the browser ~0.2 s of main-thread time; benchmarks/leaderboard_load.py).
+with st.sidebar.popover("Filters", width="stretch"):
+    families = st.multiselect("Model family", options["family"], placeholder="all families")
+    origins = st.multiselect("Origin", options["origin"], placeholder="baseline and submission")
+    sizes = st.multiselect("Input size (px)", options["image_size"], placeholder="all sizes")
 
 components.task_header(standings)
+audit_flag.show(root, standings)
 level = tables.level_of(standings)
 column_config = {
     "rank": st.column_config.TextColumn("rank", width="small"),
@@ -90,15 +95,15 @@ if standings.other_task_hashes:
         "pick one under *Task version* in the sidebar."
     )
 
-try:
-    aurocs = data.label_aurocs(str(root), fp, task, task_hash)
-    st.plotly_chart(
-        figures.auroc_heatmap(aurocs, title="AUROC per label (mean over seeds of each run's recorded AUROC)"),
-        key="auroc_heatmap",
-        config=figures.CHART_CONFIG,
-    )
-except BenchmarkError as exc:
-    components.error(exc, "read the per-label AUROCs")
+st.page_link(
+    "views/plots.py",
+    label="AUROC per label of every entry: on the Plots page",
+    query_params={"plot": "AUROC per label", "task": task, "hash": task_hash},
+)
+st.caption(
+    "The per-label AUROC heatmap is on the Plots page: this first view draws no chart, so the browser loads no "
+    "chart code before the tables show."
+)
 
 st.subheader("Runs of an entry")
 entries = standings.entries
