@@ -300,7 +300,8 @@ class Prepared:
 
 def prepare_first_view(root: str | Path) -> Prepared:
     """Compute what the board's first view (the ranking page of the default task, no URL query) reads: the
-    run list, the default task's hashes, standings and per-label AUROCs, the unlisted folders. Kept under the
+    run list, the default task's hashes and standings, the unlisted folders (the per-label AUROC heatmap is on the
+    Plots page). Kept under the
     folders' current fingerprint (``_PREPARED``), replacing what an earlier call kept. A typed error
     (BenchmarkError) is left to the page, which shows it on view."""
     started = time.perf_counter()
@@ -321,11 +322,7 @@ def prepare_first_view(root: str | Path) -> Prepared:
         task = task_names(listed)[0]
         found, default = keep(hashes, task)
         task_hash = found[0] if len(found) == 1 else default
-        table = keep(standings, task, task_hash)
-        entries = len(table.entries)
-        reader = store(root)
-        loaded = {run_id: reader.load_record(run_dir(root, run_id).name) for run_id in _run_ids(table)}
-        kept[_key(label_aurocs, root, fp, task, task_hash)] = _aurocs_of(table, loaded)
+        entries = len(keep(standings, task, task_hash).entries)
     _PREPARED.clear()
     _PREPARED.update(kept)
     return Prepared(root, task, task_hash, entries, time.perf_counter() - started)

@@ -1,5 +1,6 @@
 """Plots page: differences against a reference entry (forest plot), ROC curves with bootstrap bands,
-calibration curves, per-label AUROC and a run's confusion matrix, for one task hash."""
+calibration curves, per-label AUROC and a run's confusion matrix, for one task hash. ``?plot=NAME`` opens
+one of them (the ranking page links to the per-label AUROC, which its first view no longer draws)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ entries = standings.entries
 names = entries["entry"].tolist()
 labels = data.record(str(root), fp, entries["run_ids"].iloc[0][0]).task.labels
 
-plot = st.radio("Plot", PLOTS, horizontal=True, key="plot", label_visibility="collapsed")
+asked = st.query_params.get("plot")  # the ranking page links here with ?plot=AUROC per label
+plot = st.radio(
+    "Plot",
+    PLOTS,
+    index=PLOTS.index(asked) if asked in PLOTS else 0,
+    horizontal=True,
+    key="plot",
+    label_visibility="collapsed",
+)
+st.query_params["plot"] = plot  # the URL names the plot shown, so the view can be shared
 
 if plot == "Differences":
     comparison = standings.comparison

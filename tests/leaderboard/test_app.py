@@ -198,6 +198,27 @@ def test_plots_carry_independently_computed_numbers(results, monkeypatch):
     assert "no confusion matrix" in at.info[0].value  # a binary task's records have none
 
 
+def test_first_view_draws_no_chart_and_links_to_the_per_label_auroc(results, monkeypatch):
+    """The ranking page (the board's first view) holds no plotly chart; its link opens the Plots page on the
+    per-label AUROC heatmap, whose cells are scikit-learn's AUROC per label, averaged over each entry's seeds."""
+    at = app(results, monkeypatch, task="other")
+    assert not at.get("plotly_chart")
+    link = next(link for link in at.page_link if "plot=" in link.proto.query_string)
+    assert "AUROC per label" in link.proto.label and "Plots page" in captions(at)
+    assert "plot=AUROC+per+label" in link.proto.query_string and "task=other" in link.proto.query_string
+
+    at = app(results, monkeypatch, "views/plots.py", task="other", plot="AUROC per label")
+    assert at.radio(key="plot").value == "AUROC per label" and at.query_params["plot"] == "AUROC per label"
+    heatmap = chart(at).data[0]
+    standings = task_standings(results, "other", OTHER)
+    for entry, row in zip(heatmap.y, typed_array(heatmap.z), strict=True):
+        run_ids = standings.entries.set_index("entry").loc[entry, "run_ids"]
+        frames = [pd.read_parquet(results / r / PREDICTIONS_FILE) for r in run_ids]
+        expected = [np.mean([roc_auc_score(f[f"true:{c}"], f[f"score:{c}"]) for f in frames]) for c in heatmap.x]
+        assert row == pytest.approx(expected)
+    assert sorted(heatmap.y) == ["m_good", "m_poor"] and list(heatmap.x) == ["covid", "normal", "viral"]
+
+
 def test_confusion_matrix_is_the_recorded_one(results, monkeypatch):
     at = app(results, monkeypatch, "views/plots.py", task="other")
     at.radio(key="plot").set_value("Confusion matrix").run()

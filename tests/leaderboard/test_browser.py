@@ -188,17 +188,29 @@ def test_leaderboard_pages_in_a_real_browser(server: str, real_results: Path, tm
     with browser_page(tmp_path) as (page, requests):
         page.goto(server)
 
-        # the ranked table and a plotly chart render, for the covid3 task hash of the runs
+        # the ranked table renders, for the covid3 task hash of the runs; the first view draws no chart
         expect(page.get_by_role("heading", name="Ranked", exact=True)).to_be_visible()
         table = page.locator('[data-testid="stDataFrame"]').first
         expect(table).to_be_visible()
         assert table.bounding_box()["height"] > 50
         expect(page.get_by_text(f"task hash {task_hash[:12]}", exact=False).first).to_be_visible()
+        assert page.locator(".js-plotly-plot").count() == 0
+        page.screenshot(path=str(tmp_path / "ranking.png"), full_page=True)
+        assert_nothing_leaves(page, requests)
+
+        # the filters open from the sidebar; the per-label AUROC is one click away, on the Plots page
+        page.get_by_role("button", name="Filters").click()
+        expect(page.get_by_text("Model family", exact=True)).to_be_visible()
+        page.keyboard.press("Escape")
+        page.get_by_role("link", name="AUROC per label", exact=False).click()
         chart = page.locator(".js-plotly-plot").first
         expect(chart).to_be_visible()
         expect(chart.locator(".main-svg").first).to_be_attached()
-        page.screenshot(path=str(tmp_path / "ranking.png"), full_page=True)
+        assert "AUROC per label" in visible_text(chart)
+        page.screenshot(path=str(tmp_path / "plots.png"), full_page=True)
         assert_nothing_leaves(page, requests)
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Ranked", exact=True)).to_be_visible()
 
         # click through to a run page
         link = page.locator('a[href*="run?run="]').first
@@ -233,15 +245,18 @@ def test_names_show_as_text_and_nothing_leaves_the_machine(named_server: str, tm
     with browser_page(tmp_path) as (page, requests):
         page.goto(f"{named_server}/?task={quote(TASK)}")
         expect(page.get_by_role("heading", name="Ranked", exact=True)).to_be_visible()
+        header = page.locator('[data-testid="stMarkdownContainer"]', has_text="task hash").first
+        expect(header).to_be_visible()
+        assert visible_text(header).startswith(f"{TASK} v1 · task hash")  # the task name as text, tags and all
+        page.screenshot(path=str(tmp_path / "named-ranking.png"), full_page=True)
+        assert_nothing_leaves(page, requests)
+
+        page.goto(f"{named_server}/plots?plot={quote('AUROC per label')}&task={quote(TASK)}")
         heatmap = page.locator(".js-plotly-plot").first
         expect(heatmap.locator(".main-svg").first).to_be_attached()
         ticks = visible_text(heatmap)
         for name in [*NAMES[1:], LABEL]:  # the HTML and Markdown as text in the tick labels
             assert name in ticks, name
-        header = page.locator('[data-testid="stMarkdownContainer"]', has_text="task hash").first
-        expect(header).to_be_visible()
-        assert visible_text(header).startswith(f"{TASK} v1 · task hash")  # the task name as text, tags and all
-        page.screenshot(path=str(tmp_path / "named-ranking.png"), full_page=True)
         assert_nothing_leaves(page, requests)
 
         page.goto(f"{named_server}/plots?task={quote(TASK)}")
