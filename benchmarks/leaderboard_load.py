@@ -19,7 +19,7 @@ main-thread CPU time until painted (CDP ``Performance.getMetrics`` with thread t
 ScriptDuration) and the JavaScript the page loaded (decoded bytes); both ratios are printed.
 
 The first view of the board needs the run list and the default task's standings (10 entries, 45 paired
-bootstrap tests of 2,000 resamples) and its per-label AUROCs: ``leaderboard.serve`` computes them before
+bootstrap tests of 2,000 resamples): ``leaderboard.serve`` computes them before
 the server opens its port (the server's log line is printed), so each server's start, from launch until
 it answers, is printed too. On the first repeat it also times a second visit (warm) and another task
 (the largest) opened by URL on the same server: computed on that view, then cached.

@@ -8,7 +8,7 @@ reference board's folder beside it (``store``; also read-only): the app never wr
 folder, and it reads a run's files only from inside the folder holding the run.
 
 ``prepare_first_view`` computes what the first view of the board shows (the run list, the default task's
-standings, its per-label AUROCs) before the server opens its port (``leaderboard.serve``): the functions
+standings) before the server opens its port (``leaderboard.serve``): the functions
 marked ``_preparable`` return a prepared value when called with the same arguments, fingerprint included,
 so a run published since is never hidden by it (the fingerprint differs and the value is computed).
 """
@@ -293,8 +293,8 @@ class Prepared:
             return f"first view prepared in {self.seconds:.1f} s: no runs in {self.root} yet"
         return (
             f"first view prepared in {self.seconds:.1f} s, before the port opened: the run list, task "
-            f"{self.task} ({(self.task_hash or '')[:12]}) ranked, {self.entries} entries with their paired tests "
-            "and per-label AUROCs; a run published later is ranked on the next page view"
+            f"{self.task} ({(self.task_hash or '')[:12]}) ranked, {self.entries} entries with their paired tests; "
+            "a run published later is ranked on the next page view"
         )
 
 
