@@ -16,13 +16,14 @@ from typing import Any
 from benchmark.data.download import file_digest
 from benchmark.external.data import load_external
 from benchmark.external.scoring import score_external
-from benchmark.external.spec import ExternalSetError, ReferenceRunError, RunWithoutWeightsError, external_set
+from benchmark.external.spec import ReferenceRunError, RunWithoutWeightsError, external_set
 from benchmark.reference.board import reference_roots, shipped_results, with_reference
 from benchmark.results.combined import CombinedResults
 from benchmark.results.derived import write_derived
 from benchmark.results.record import RECORD_FILE, RunRecord
 from benchmark.results.store import CHECKPOINT_FILE, DEFAULT_RESULTS, ResultsDir
-from benchmark.tasks import TASKS, Task
+from benchmark.tasks import Task
+from benchmark.tasks.registry import task_of_run
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,6 @@ def run_store(results: Path, run_id: str) -> ResultsDir:
             "there with `benchmark run` (same task, model and seed), then evaluate that copy"
         )
     return store
-
-
-def registered_task(record: RunRecord, task: Task | None = None) -> Task:
-    """``task`` or the registered task of the record's name, refused when its hash is not the run's."""
-    task = task or TASKS.get(record.task.name)
-    if task.task_hash != record.task.hash:
-        raise ExternalSetError(
-            f"run {record.run_id} was made with task {record.task.name} of hash {record.task.hash[:12]}, but the "
-            f"task file here hashes to {task.task_hash[:12]}: use the task version the run used"
-        )
-    return task
 
 
 def check_weights(run_dir: Path, record: RunRecord) -> str:
@@ -92,7 +82,7 @@ def evaluate_external_set(request: EvaluateRequest) -> tuple[Path, dict[str, Any
     store = run_store(request.results, request.run_id)
     run_dir = store.find(request.run_id)
     record = RunRecord.load(run_dir / RECORD_FILE)
-    task = registered_task(record, request.task)
+    task = task_of_run(record.run_id, record.task.name, record.task.hash, request.task)
     spec = external_set(task, request.external)
     weights_sha256 = check_weights(run_dir, record)
     data_root = request.data_root or record.task.data_root

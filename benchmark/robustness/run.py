@@ -38,7 +38,8 @@ from benchmark.robustness.corruptions import (
     levels_table,
 )
 from benchmark.robustness.scoring import CLEAN, metric_rows, summary, with_drops
-from benchmark.tasks import TASKS, Task
+from benchmark.tasks import Task
+from benchmark.tasks.registry import task_of_run
 
 if TYPE_CHECKING:
     import torch
@@ -124,16 +125,6 @@ def result_name(names: tuple[str, ...], severities: tuple[int, ...], seed: int) 
     return f"{RESULT_PREFIX}-s{seed}-{digest}"
 
 
-def _task_of(record: RunRecord, task: Task | None) -> Task:
-    task = task or TASKS.get(record.task.name)
-    if task.task_hash != record.task.hash:
-        raise ConfigError(
-            f"run {record.run_id} was made with task {record.task.name} of hash {record.task.hash[:12]}, but the "
-            f"task file here hashes to {task.task_hash[:12]}; use the task version the run used"
-        )
-    return task
-
-
 def scored_metrics(task: Task) -> tuple[str, ...]:
     """The primary metric, and accuracy where the task reports it."""
     extra = ("accuracy",) if "accuracy" in task.metrics and task.primary_metric != "accuracy" else ()
@@ -170,7 +161,7 @@ def run_robustness(request: RobustnessRequest) -> RobustnessResult:
     run_dir = find_writable_run(Path(request.results), request.run_id)
     record = RunRecord.load(run_dir / RECORD_FILE)
     weights = _weights_sha256(run_dir, record)
-    task = _task_of(record, request.task)
+    task = task_of_run(record.run_id, record.task.name, record.task.hash, request.task)
     metrics = scored_metrics(task)
     thresholds = _thresholds(record, task)
     bootstrap = {

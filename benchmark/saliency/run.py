@@ -49,7 +49,8 @@ from benchmark.saliency.maps import (
     log_probabilities,
 )
 from benchmark.saliency.scoring import DEFAULT_FRACTION, DEFAULT_TOLERANCE, Box, scale_box, score_map, summarise
-from benchmark.tasks import TASKS, Task
+from benchmark.tasks import Task
+from benchmark.tasks.registry import task_of_run
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +95,6 @@ def _check_request(request: SaliencyRequest) -> None:
         raise ConfigError(f"unknown or no saliency method(s) {unknown}; choose from {list(METHODS)}")
     if request.n < 1:
         raise ConfigError(f"--n must be at least 1 (images to explain), got {request.n}")
-
-
-def _task_of(record: RunRecord, task: Task | None) -> Task:
-    task = task or TASKS.get(record.task.name)
-    if task.task_hash != record.task.hash:
-        raise ConfigError(
-            f"run {record.run_id} was made with task {record.task.name} of hash "
-            f"{record.task.hash[:12]}, but the task file here hashes to {task.task_hash[:12]}; "
-            "use the task version the run used"
-        )
-    return task
 
 
 def _image_size(record: RunRecord) -> int:
@@ -217,7 +207,7 @@ def run_saliency(request: SaliencyRequest) -> Path:
         log.info("saliency cache of %s is up to date (--force recomputes it)", run_dir.name)
         return cache_dir(run_dir)
 
-    task = _task_of(record, request.task)
+    task = task_of_run(record.run_id, record.task.name, record.task.hash, request.task)
     net, recipe, spec = load_run_model(run_dir, record, task)
     size = _image_size(record)
     data = task.load_data(request.data_root or record.task.data_root)

@@ -105,3 +105,15 @@ def registered_subsets(task_name: str, task_hash: str) -> dict[str, tuple[str, .
     """
     task = TASKS.get(task_name) if task_name in TASKS else None
     return task.macro_subsets if task is not None and task.task_hash == task_hash else None
+
+
+def task_of_run(run_id: str, task_name: str, task_hash: str, task: Task | None = None) -> Task:
+    """``task`` (default: the registered task named ``task_name``) for re-scoring run ``run_id``; refused with a
+    ``ConfigError`` when its hash is not ``task_hash``, the hash the run was made with."""
+    task = task or TASKS.get(task_name)
+    if task.task_hash != task_hash:
+        raise ConfigError(
+            f"run {run_id} was made with task {task_name} of hash {task_hash[:12]}, but the task file here hashes "
+            f"to {task.task_hash[:12]}: use the task version the run used"
+        )
+    return task
