@@ -16,14 +16,14 @@ import pandas as pd
 from benchmark.metrics.trivial import TRIVIAL_LABEL
 from benchmark.report import figures
 from benchmark.report.content import Calibration, EntryReport, RunReport, Selective
-from benchmark.report.page import Page, cell_text, interval_text
+from benchmark.report.page import Page, cell_text, interval_text, task_fact_rows
 from benchmark.report.payloads import TITLES, Payload, ordered
 
 HOW_TO = {
     "subgroups": "filled when a run is trained on a task whose data carries sex, age and view",
     "robustness": "`benchmark robustness RUN_ID`",
     "external": "`benchmark evaluate RUN_ID --external SET`",
-    "expert": "filled for tasks scored on Google's expert labels",
+    "expert": "`benchmark evaluate-expert RUN_ID` (nih14 runs)",
 }
 
 
@@ -58,15 +58,7 @@ def _metric_rows(frame: pd.DataFrame, level: float) -> pd.DataFrame:
 def task_facts(page: Page, task: Any, links: Links, extra: list[tuple[str, Any]]) -> None:
     task_href = links.task(task.name, task.hash)
     page.facts(
-        [
-            ("task", f"{task.name} v{task.version}"),
-            ("task hash", task.hash),
-            ("split sha256", task.split_sha256),
-            ("problem", task.problem),
-            ("labels", list(task.labels)),
-            ("primary metric", task.primary_metric),
-            *extra,
-        ],
+        task_fact_rows(task, extra),
         links={"task": task_href} if task_href else None,
     )
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from benchmark.metrics.trivial import TRIVIAL_LABEL
 from benchmark.report.content import Calibration, EntryReport, RunReport, Selective
-from benchmark.report.page import cell_text, interval_text
+from benchmark.report.page import cell_text, interval_text, task_fact_rows
 from benchmark.report.payloads import TITLES, Payload, ordered
 from benchmark.results.export import markdown_table
 from benchmark.text import markdown_escape
@@ -46,17 +46,7 @@ def _heading(text: str, level: int) -> str:
 
 
 def _task_facts(task: Any, extra: list[tuple[str, Any]]) -> str:
-    return _facts(
-        [
-            ("task", f"{task.name} v{task.version}"),
-            ("task hash", task.hash),
-            ("split sha256", task.split_sha256),
-            ("problem", task.problem),
-            ("labels", list(task.labels)),
-            ("primary metric", task.primary_metric),
-            *extra,
-        ]
-    )
+    return _facts(task_fact_rows(task, extra))
 
 
 def _calibration(part: Calibration, title: str, level: int) -> list[str]:

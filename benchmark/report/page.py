@@ -158,3 +158,16 @@ class Page:
 def link(href: str, shown_html: str) -> str:
     """An ``<a>`` to a relative address (escaped as an attribute) around already escaped text."""
     return f'<a href="{html.escape(href, quote=True)}">{shown_html}</a>'
+
+
+def task_fact_rows(task: Any, extra: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """What a report says of the task a run is a result on (a record's ``task`` section), then ``extra``."""
+    return [
+        ("task", f"{task.name} v{task.version}"),
+        ("task hash", task.hash),
+        ("split sha256", task.split_sha256),
+        ("problem", task.problem),
+        ("labels", list(task.labels)),
+        ("primary metric", task.primary_metric),
+        *extra,
+    ]
