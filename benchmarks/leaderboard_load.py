@@ -14,9 +14,11 @@ placeholder (Streamlit's skeleton while an element's front-end code loads), at l
   Streamlit's front end alone costs in this browser on this machine. The board's first view draws no
   chart (its per-label AUROC is on the Plots page), so neither page loads plotly.js.
 
-Wall-clock first paint is the headline. Beside it, what the machine's load does not inflate: the renderer's
-main-thread CPU time until painted (CDP ``Performance.getMetrics`` with thread ticks: TaskDuration, of it
-ScriptDuration) and the JavaScript the page loaded (decoded bytes); both ratios are printed.
+Wall-clock first paint (everything drawn) is the headline. Also printed: the time until the page's first
+table (the board's ranked entries) is drawn, whatever is still loading below it. Beside them, what the
+machine's load does not inflate: the renderer's main-thread CPU time until painted (CDP
+``Performance.getMetrics`` with thread ticks: TaskDuration, of it ScriptDuration) and the JavaScript the page
+loaded (decoded bytes); the ratios are printed.
 
 The first view of the board needs the run list and the default task's standings (10 entries, 45 paired
 bootstrap tests of 2,000 resamples): ``leaderboard.serve`` computes them before
@@ -100,6 +102,12 @@ PAINTED = """() => {
   if (!tables.length || !tables.every(t => drawn(t, 'canvas'))) return false;
   return [...document.querySelectorAll('.js-plotly-plot')].every(c => drawn(c, '.main-svg'));
 }"""
+# The main table visible: the page's first table (the board's ranked entries; the bare page's table) has its
+# grid canvas drawn, whatever is still loading below it. The classic "first paint" of the page's content.
+FIRST_TABLE = """() => {
+  const table = document.querySelector('[data-testid="stDataFrame"]');
+  return !!table && !!table.querySelector('canvas') && table.getBoundingClientRect().height > 0;
+}"""
 JS_BYTES = (
     "performance.getEntriesByType('resource').filter(e => e.name.split('?')[0].endsWith('.js'))"
     ".reduce((total, e) => total + e.decodedBodySize, 0)"
@@ -171,6 +179,7 @@ def server(command: list[str], port: int, log_path: Path, env: dict[str, str]) -
 @dataclass
 class Paint:
     seconds: float  # wall clock, navigation until painted
+    first_table_s: float  # wall clock, navigation until the first table is drawn (FIRST_TABLE)
     main_thread_s: float  # the renderer's main-thread CPU time until painted (CDP TaskDuration, thread ticks)
     script_s: float  # of it, running JavaScript (ScriptDuration)
     js_bytes: int  # JavaScript the page loaded, decoded
@@ -185,12 +194,14 @@ def first_paint(browser: Browser, url: str) -> Paint:
     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})  # durations in thread CPU time
     started = time.perf_counter()
     page.goto(url)
+    page.wait_for_function(FIRST_TABLE, polling=50, timeout=180_000)
+    first_table = time.perf_counter() - started
     page.wait_for_function(PAINTED, polling=50, timeout=180_000)
     elapsed = time.perf_counter() - started
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     js_bytes = int(page.evaluate(JS_BYTES))
     context.close()
-    return Paint(elapsed, metrics["TaskDuration"], metrics["ScriptDuration"], js_bytes)
+    return Paint(elapsed, first_table, metrics["TaskDuration"], metrics["ScriptDuration"], js_bytes)
 
 
 @dataclass
@@ -298,6 +309,13 @@ def main() -> None:
             f"{'met' if ratio <= GOAL_RATIO else 'MISSED'}"
         )
         print(f"board / bare = {cpu_ratio:.2f} (main-thread CPU time, ratio of the medians; load-insensitive)")
+        for name, timings in (("board", board), ("bare ", bare)):
+            print(f"first table drawn (the main content visible): {name} {spread(timings.of('first_table_s'))}")
+        table_ratio = statistics.median(board.of("first_table_s")) / statistics.median(bare.of("first_table_s"))
+        print(
+            f"board / bare = {table_ratio:.2f} (the first table drawn: the board's ranked entries, the bare page's "
+            f"table) -> {'within' if table_ratio <= GOAL_RATIO else 'above'} {GOAL_RATIO:.2f}"
+        )
         if warm is not None and other is not None:
             print(f"board, second visit on the same server (cached): {warm.seconds:.2f} s")
             print(
