@@ -34,8 +34,24 @@ def run_sweep(args: argparse.Namespace) -> int:
             return 130
     if not table.live:
         print(table.render())
+    if args.plan:
+        _plan_audits(args, {request.task.name for request in requests}, results)
     print(f"results: {results}")
     return 0
+
+
+def _plan_audits(args: argparse.Namespace, present: set[str], results: Path) -> None:
+    """The plan's shortcut audits of the tasks swept (their normal runs are the plan's, reused by run key),
+    one after another on this process; an audit already complete reuses every run and rewrites its report."""
+    from benchmark.audit.run import AuditRequest, run_audit
+    from benchmark.reference.plan import load_plan
+
+    for audit in load_plan(None if args.plan == "default" else Path(args.plan)).audits:
+        if audit.task not in present:
+            continue
+        request = AuditRequest(audit.task, audit.model, audit.seeds, args.data_root, results)
+        report, path = run_audit(request)
+        print(f"audit {audit.task} {audit.model}: flagged {report['summary']['flagged']}; report {path}")
 
 
 def _grid_requests(args: argparse.Namespace) -> tuple[list[RunRequest], Path]:

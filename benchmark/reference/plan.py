@@ -18,6 +18,7 @@ from benchmark.yaml_safe import load_bounded
 
 PLAN_FILE = "reference.yaml"
 _ENTRY_KEYS = {"task", "models", "seeds", "overrides", "note"}
+_AUDIT_KEYS = {"task", "model", "seeds", "note"}
 
 
 def default_plan_path() -> Path:
@@ -39,10 +40,21 @@ class PlanEntry:
 
 
 @dataclass(frozen=True)
+class PlanAudit:
+    """``benchmark audit TASK --model MODEL --seeds ...`` on the board (its normal runs are the plan's)."""
+
+    task: str
+    model: str
+    seeds: tuple[int, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ReferencePlan:
     path: Path
     results: Path  # where the board's runs are published (resolved against the plan's folder)
     entries: tuple[PlanEntry, ...]
+    audits: tuple[PlanAudit, ...] = ()
 
     @property
     def tasks(self) -> list[str]:
@@ -74,7 +86,26 @@ def load_plan(path: Path | None = None) -> ReferencePlan:
     if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list) or not isinstance(raw.get("results"), str):
         raise ConfigError(f"reference plan {path}: expected a mapping with `results: FOLDER` and `entries: [...]`")
     entries = tuple(_entry(item, f"{path}: entry {i + 1}") for i, item in enumerate(raw["entries"]))
-    return ReferencePlan(path.resolve(), (path.parent / raw["results"]).resolve(), entries)
+    audits = raw.get("audits") or []
+    if not isinstance(audits, list):
+        raise ConfigError(f"reference plan {path}: `audits` must be a list of {{task, model, seeds}}")
+    checked = tuple(_audit(item, f"{path}: audit {i + 1}") for i, item in enumerate(audits))
+    return ReferencePlan(path.resolve(), (path.parent / raw["results"]).resolve(), entries, checked)
+
+
+def _audit(item: Any, where: str) -> PlanAudit:
+    from benchmark.models.registry import MODELS
+    from benchmark.tasks import TASKS
+
+    keys = sorted(item) if isinstance(item, dict) else type(item).__name__
+    if not isinstance(item, dict) or not {"task", "model", "seeds"} <= set(item) or set(item) - _AUDIT_KEYS:
+        raise ConfigError(f"{where}: needs exactly task, model and seeds (optional: note); got {keys}")
+    TASKS.get(item["task"])
+    MODELS.get(item["model"])
+    seeds = item["seeds"]
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{where}: seeds must be a non-empty list of non-negative integers")
+    return PlanAudit(item["task"], item["model"], tuple(seeds), item.get("note"))
 
 
 def _entry(item: Any, where: str) -> PlanEntry:

@@ -76,3 +76,34 @@ def test_unknown_names_and_unreadable_files(tmp_path):
     (tmp_path / "alias.yaml").write_text("results: r\nentries: &a [*a]\n")
     with pytest.raises(ConfigError, match="alias"):
         load_plan(tmp_path / "alias.yaml")
+
+
+def test_the_shipped_plan_audits_covid3_and_lung3_64_on_planned_runs():
+    plan = load_plan()
+    audits = {(audit.task, audit.model): audit.seeds for audit in plan.audits}
+    assert audits == {("covid3", "lotko_cnn"): (0, 1, 2), ("lung3_64", "lotko_cnn"): (0, 1, 2)}
+    runs = {(task, model, seed) for task, model, seed, _ in plan.runs()}
+    for (task, model), seeds in audits.items():  # the audit's normal runs are the board's own
+        assert {(task, model, seed) for seed in seeds} <= runs
+
+
+@pytest.mark.parametrize(
+    ("audit", "message"),
+    [
+        ({"task": "covid3", "model": "lotko_cnn"}, "needs exactly task, model and seeds"),
+        ({"task": "covid3", "model": "lotko_cnn", "seeds": [0], "models": ["x"]}, "needs exactly task, model"),
+        ({"task": "covid3", "model": "lotko_cnn", "seeds": []}, "seeds must be a non-empty list"),
+        ("covid3", "got str"),
+    ],
+)
+def test_a_malformed_audit_is_named(tmp_path, audit, message):
+    path = tmp_path / "plan.yaml"
+    entries = [{"task": "covid3", "models": ["lotko_cnn"], "seeds": [0]}]
+    path.write_text(json.dumps({"results": "board", "entries": entries, "audits": [audit]}))
+    with pytest.raises(ConfigError) as error:
+        load_plan(path)
+    assert message in str(error.value) and f"{path}: audit 1" in str(error.value)
+    unknown = {"task": "covid3", "model": "no_such_model", "seeds": [0]}
+    path.write_text(json.dumps({"results": "board", "entries": entries, "audits": [unknown]}))
+    with pytest.raises(UnknownNameError, match="no_such_model"):
+        load_plan(path)
