@@ -27,7 +27,9 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
-    """Commit of the project checkout and whether it had uncommitted changes."""
+    """Commit of the project checkout and whether its tracked files had uncommitted changes. Untracked files
+    do not count: results written inside the checkout (the reference board's runs, a ./results folder) would
+    otherwise mark every later run dirty; a new source file a model imports is covered by its source hash."""
     where = str(path or CHECKOUT)
     try:
         commit = subprocess.run(
@@ -35,7 +37,7 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "-C", where, "status", "--porcelain"], capture_output=True, text=True, check=True
+                ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError):
