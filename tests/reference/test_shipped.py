@@ -24,7 +24,11 @@ SHIPPED_FILES = {RECORD_FILE, PREDICTIONS_FILE, VAL_PREDICTIONS_FILE}
 
 def shipped() -> list[RunRecord]:
     folder = shipped_results()
-    return [ResultsDir(folder, read_only=True).load_record(p.name) for p in sorted(folder.iterdir()) if p.is_dir()]
+    return [
+        ResultsDir(folder, read_only=True).load_record(p.name)
+        for p in sorted(folder.iterdir())
+        if (p / RECORD_FILE).is_file()
+    ]
 
 
 @pytest.fixture(scope="module")
