@@ -37,7 +37,10 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
+                ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError):
