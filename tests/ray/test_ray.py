@@ -10,11 +10,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -266,14 +263,16 @@ def test_sweep_stopped_after_a_run_resumes_and_records_each_run_once(
     args = ["sweep", "--tasks", "tinycovid_sweep", "--models", "lotko_cnn", "resnet18", "--seeds", "0", "1"]
     args += ["--data-root", request_for().data_root, "--results", str(results)]
     args += [f"--set={k}={v}" for k, v in FAST.items()]
-    main_thread = threading.get_ident()
+    import benchmark.ray.sweep as sweep_module
 
-    def interrupt_after_first_run() -> None:  # Ctrl-C once the first run is recorded
-        while not ResultsDir(results).run_dirs():
-            time.sleep(0.05)
-        signal.pthread_kill(main_thread, signal.SIGINT)
+    publish = sweep_module.publish_run
 
-    threading.Thread(target=interrupt_after_first_run, daemon=True).start()
+    def publish_then_interrupt(*publish_args):  # Ctrl-C once the first run is recorded (deterministic: a
+        publish(*publish_args)  # signal from a thread raced the last runs on an idle machine)
+        monkeypatch.setattr(sweep_module, "publish_run", publish)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "publish_run", publish_then_interrupt)
     assert main(args) == 130, capsys.readouterr().err[-3000:]
     first = {r.run_id for r in _records(results)}
     assert 1 <= len(first) < 4
